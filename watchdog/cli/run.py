@@ -1,0 +1,124 @@
+"""``inference-watchdog run``: the daemon itself, in production or on the embedded default."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import timedelta
+from types import FrameType
+
+import click
+
+from watchdog.aws import AwsClients
+from watchdog.cli.common import CliState, exit_on_error, fail, state_dir_option, state_dir_overrides
+from watchdog.config.types import parse_duration
+from watchdog.daemon import Daemon
+from watchdog.embedded import EmbeddedEnvironment
+from watchdog.status import collect_status
+
+logger = logging.getLogger(__name__)
+
+
+def _parse_for(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _banner(environment: EmbeddedEnvironment) -> str:
+    endpoints = environment.endpoints
+    return "\n".join(
+        [
+            "inference-watchdog: embedded default. Nothing here reaches AWS or Slack:",
+            f"  AWS (moto server)      {endpoints.aws_endpoint}",
+            f"  Slack API double       {endpoints.slack_endpoint}",
+            f"  Slack request log      {endpoints.slack_log}",
+            f"  state directory        {environment.state_dir}",
+            "  Configure a real host with --config (see deploy/config.example.toml).",
+        ]
+    )
+
+
+@click.command()
+@click.option(
+    "--for",
+    "duration",
+    callback=_parse_for,
+    metavar="DURATION",
+    help="Stop by itself after this long (such as 20s or 5m) and print a summary.",
+)
+@state_dir_option
+@click.pass_obj
+def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> None:
+    """Run the daemon until SIGTERM or Ctrl-C (or for DURATION)."""
+    overrides = state_dir_overrides(state_dir)
+    loaded = state.load(overrides)
+    state.setup_logging(loaded)
+
+    environment: EmbeddedEnvironment | None = None
+    aws: AwsClients | None = None
+    if loaded.embedded:
+        environment = EmbeddedEnvironment(
+            loaded.settings.resolved_state_dir(), echo=lambda line: click.echo(line)
+        )
+        environment.start()
+        loaded = state.load({**overrides, **environment.settings_overrides()})
+        key_id, secret = environment.credentials()
+        aws = AwsClients(loaded.settings.aws, access_key_id=key_id, secret_access_key=secret)
+        click.echo(_banner(environment))
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        # Only record the request; the main thread does the shutdown.
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    with exit_on_error():
+        daemon = Daemon(loaded, embedded=environment.endpoints if environment else None, aws=aws)
+        daemon.start()
+    clean = True
+    try:
+        daemon.run(stop, duration)
+    finally:
+        clean = daemon.stop()
+        if environment is not None:
+            summary = _summary(daemon, loaded)
+            environment.stop()
+            if duration is not None:
+                click.echo(summary)
+
+    if not clean:
+        # A job thread is stuck in I/O; the interpreter would wait for it forever.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(1)
+
+
+def _summary(daemon: Daemon, loaded: object) -> str:
+    try:
+        from watchdog.storage import open_store
+
+        store = open_store(daemon.settings.resolved_database_url())
+        try:
+            status = collect_status(store, daemon.settings)
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - the summary is best effort after shutdown
+        fail(f"reading the final status failed: {exc}")
+    lines = ["", "summary:"]
+    for job_id, job in status["jobs"].items():
+        lines.append(f"  job {job_id}: {job['runs']} runs, {job['failures']} failed")
+    if status["embedded"]:
+        lines.append(f"  Slack request log: {status['embedded']['slack_log']}")
+    lines.append(f"  state directory: {daemon.state_dir}")
+    return "\n".join(lines)

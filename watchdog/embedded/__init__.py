@@ -1,0 +1,86 @@
+"""The embedded default: local stand-ins for AWS and Slack, each a real server on 127.0.0.1.
+
+With no configuration, ``inference-watchdog run`` starts moto's server and
+the Slack API double in-process and points the ordinary boto3 and
+slack-sdk clients at them, so every call takes the production code path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY, EmbeddedAws
+from watchdog.embedded.slack_double import SlackDouble
+
+logger = logging.getLogger(__name__)
+
+# The embedded double accepts any bearer token; this one is not a secret.
+EMBEDDED_SLACK_TOKEN = "xoxb-embedded-local-double"  # noqa: S105 - placeholder for the local double
+SLACK_LOG_NAME = "slack-double.jsonl"
+
+
+@dataclass(frozen=True)
+class EmbeddedEndpoints:
+    """Where the stand-ins listen, for the banner, the settings and ``status``."""
+
+    aws_endpoint: str
+    slack_endpoint: str
+    slack_log: Path
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the endpoints as plain strings, keyed as ``status --json`` shows them."""
+        return {
+            "aws_endpoint": self.aws_endpoint,
+            "slack_endpoint": self.slack_endpoint,
+            "slack_log": str(self.slack_log),
+        }
+
+
+class EmbeddedEnvironment:
+    """Starts and stops the local AWS and Slack stand-ins."""
+
+    def __init__(self, state_dir: Path, echo: Callable[[str], None] | None = None) -> None:
+        self.state_dir = state_dir
+        self.aws = EmbeddedAws()
+        self.slack = SlackDouble(log_path=state_dir / SLACK_LOG_NAME, echo=echo)
+        self._endpoints: EmbeddedEndpoints | None = None
+
+    def start(self) -> EmbeddedEndpoints:
+        """Start both servers on free ports and return their endpoints."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.aws.start()
+        self.slack.start()
+        self._endpoints = EmbeddedEndpoints(
+            aws_endpoint=self.aws.endpoint_url,
+            slack_endpoint=self.slack.base_url,
+            slack_log=self.slack.log_path or self.state_dir / SLACK_LOG_NAME,
+        )
+        return self._endpoints
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        self.slack.stop()
+        self.aws.stop()
+
+    @property
+    def endpoints(self) -> EmbeddedEndpoints:
+        """The endpoints of the running stand-ins."""
+        if self._endpoints is None:
+            raise RuntimeError("the embedded environment is not started")
+        return self._endpoints
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Return the settings that point the daemon's clients at the stand-ins."""
+        endpoints = self.endpoints
+        return {
+            "aws": {"endpoint_url": endpoints.aws_endpoint},
+            "slack": {"base_url": endpoints.slack_endpoint, "bot_token": EMBEDDED_SLACK_TOKEN},
+        }
+
+    def credentials(self) -> tuple[str, str]:
+        """Return the placeholder AWS key pair that the embedded clients send."""
+        return EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY

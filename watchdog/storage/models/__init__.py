@@ -1,0 +1,10 @@
+"""Every table of the store. Importing this package registers them all on ``Base.metadata``.
+
+Each capability keeps its tables in its own module here and its own
+migration under ``migrations/versions``.
+"""
+
+from watchdog.storage.models.base import Base
+from watchdog.storage.models.daemon import DaemonRun, JobRun
+
+__all__ = ["Base", "DaemonRun", "JobRun"]
