@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchdog.alerts.events import AlertSink, LogAlertSink
 from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
 from watchdog.embedded import EmbeddedEndpoints
@@ -27,6 +28,7 @@ from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
 from watchdog.storage import Store, open_store
 from watchdog.storage.models import DaemonRun
+from watchdog.supervision.handle import WorkerHandle
 from watchdog.systemd import Notifier
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,17 @@ class Component(Protocol):
         ...
 
 
+@dataclass
+class SharedServices:
+    """Services one component provides to the others, filled in as components are built.
+
+    The alert engine replaces ``alert_sink``; supervision (or attach mode) sets ``worker``.
+    """
+
+    alert_sink: AlertSink = field(default_factory=LogAlertSink)
+    worker: WorkerHandle | None = None
+
+
 @dataclass(frozen=True)
 class DaemonContext:
     """What every component may use."""
@@ -60,6 +73,7 @@ class DaemonContext:
     aws: AwsClients
     slack: SlackClients
     embedded: EmbeddedEndpoints | None
+    services: SharedServices = field(default_factory=SharedServices)
     now: Callable[[], datetime] = field(default=utc_now)
 
 

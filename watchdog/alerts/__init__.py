@@ -1,0 +1,1 @@
+"""Alerts: rules, deduplication and grouping, the SQLite outbox, and Slack delivery."""

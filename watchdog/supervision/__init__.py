@@ -1,0 +1,1 @@
+"""Supervision of the inference worker: spawn or attach, health checks, restarts, memory budget."""
