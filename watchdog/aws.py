@@ -30,11 +30,23 @@ class AwsClients:
     def __repr__(self) -> str:
         return f"AwsClients(region={self.settings.region!r}, endpoint={self.settings.endpoint_url!r})"
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        """Return a new boto3 client for ``service`` (thread-safe to use, not to build)."""
-        timeout = self.settings.timeout.total_seconds()
+    def client(
+        self,
+        service: str,
+        region: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Return a new boto3 client for ``service`` (thread-safe to use, not to build).
+
+        ``max_attempts`` and ``timeout`` (seconds) override the settings for
+        callers that retry on their own or must not block for long.
+        """
+        if timeout is None:
+            timeout = self.settings.timeout.total_seconds()
+        attempts = self.settings.max_attempts if max_attempts is None else max_attempts
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            retries={"mode": "standard", "max_attempts": attempts},
             connect_timeout=timeout,
             read_timeout=timeout,
         )

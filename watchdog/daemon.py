@@ -24,6 +24,7 @@ from watchdog.alerts.events import AlertSink, LogAlertSink
 from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
 from watchdog.embedded import EmbeddedEndpoints
+from watchdog.metrics.component import MetricsComponent
 from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
 from watchdog.storage import Store, open_store
@@ -149,7 +150,7 @@ class SlackAuthCheck:
 ComponentFactory = Callable[[DaemonContext], Component]
 
 # Components in start order; stopped in reverse.
-COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck]
+COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck, MetricsComponent]
 
 
 class Daemon:

@@ -6,5 +6,19 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.metrics import (
+    MetricCounter,
+    MetricRollup,
+    MetricSpoolEntry,
+    MetricState,
+)
 
-__all__ = ["Base", "DaemonRun", "JobRun"]
+__all__ = [
+    "Base",
+    "DaemonRun",
+    "JobRun",
+    "MetricCounter",
+    "MetricRollup",
+    "MetricSpoolEntry",
+    "MetricState",
+]
