@@ -39,14 +39,18 @@ class AwsClients:
     ) -> Any:
         """Return a new boto3 client for ``service`` (thread-safe to use, not to build).
 
-        ``max_attempts`` and ``timeout`` (seconds) override the settings for
-        callers that retry on their own or must not block for long.
+        ``max_attempts`` (counting the first attempt) and ``timeout`` (seconds)
+        override the settings for callers that retry on their own or must not
+        block for long.
         """
         if timeout is None:
             timeout = self.settings.timeout.total_seconds()
-        attempts = self.settings.max_attempts if max_attempts is None else max_attempts
+        retries: dict[str, Any] = {"mode": "standard", "max_attempts": self.settings.max_attempts}
+        if max_attempts is not None:
+            # botocore's total_max_attempts counts the first attempt; its max_attempts does not.
+            retries = {"mode": "standard", "total_max_attempts": max_attempts}
         config = Config(
-            retries={"mode": "standard", "max_attempts": attempts},
+            retries=retries,
             connect_timeout=timeout,
             read_timeout=timeout,
         )

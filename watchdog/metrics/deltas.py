@@ -92,7 +92,7 @@ def bucket_values(bounds: tuple[float, ...], to_ms: float) -> tuple[float, ...]:
             representative = lower
         else:
             representative = (max(lower, 0.0) + upper) / 2
-        values.append(representative * to_ms)
+        values.append(round(representative * to_ms, 6))
         if not math.isinf(upper):
             lower = upper
     return tuple(values)
