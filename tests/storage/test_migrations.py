@@ -118,4 +118,6 @@ def test_utc_datetime_sorts_as_text() -> None:
 
     assert early == "2026-01-02T03:04:05.000000+00:00"
     assert late == "2026-11-02T03:04:05.000006+00:00"
-    assert early is not None and late is not None and early < late
+    assert early is not None
+    assert late is not None
+    assert early < late
