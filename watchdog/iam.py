@@ -60,10 +60,15 @@ def declared_actions() -> dict[str, frozenset[str]]:
 
 
 def import_all_modules(package: str = "watchdog") -> list[str]:
-    """Import every module under ``package`` so that all declarations are registered."""
+    """Import every module under ``package`` so that all declarations are registered.
+
+    ``__main__`` modules are skipped: importing one runs the program.
+    """
     root = importlib.import_module(package)
     imported = [package]
     for module in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+        if module.name.rsplit(".", 1)[-1] == "__main__":
+            continue
         importlib.import_module(module.name)
         imported.append(module.name)
     return imported

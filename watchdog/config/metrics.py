@@ -17,7 +17,7 @@ PresetName = Literal["reference", "triton", "torchserve", "vllm"]
 
 
 class AlarmSettings(Section):
-    """The CloudWatch alarms that ``inference-watchdog cloudwatch ensure-alarms`` creates."""
+    """The CloudWatch alarms that the command inference-watchdog cloudwatch ensure-alarms creates."""
 
     sns_topic_arn: str | None = Field(
         None,
