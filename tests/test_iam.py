@@ -86,11 +86,7 @@ class CallChecker(ast.NodeVisitor):
         if isinstance(node.func, ast.Attribute):
             method = node.func.attr
             action = self.operations.get(method)
-            if (
-                method not in CLIENT_HELPERS
-                and action is not None
-                and action not in self.declared[-1]
-            ):
+            if method not in CLIENT_HELPERS and action is not None and action not in self.declared[-1]:
                 relative = self.path.relative_to(ROOT)
                 self.problems.append(f"{relative}:{node.lineno} {method} needs {action}")
         self.generic_visit(node)

@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Error codes AWS returns when a caller exceeds a request rate (CloudWatch
-# answers "Throttling"; other services use the longer spellings).
+# Error codes AWS returns when a caller exceeds a request rate. CloudWatch
+# returns "Throttling", and other services use the longer spellings.
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -92,7 +92,7 @@ def call_with_retry(
                 raise
             delay = backoff_delay(attempt, base_delay, max_delay, uniform)
             logger.warning(
-                "%s answered %s on attempt %d of %d; retrying in %.2fs",
+                "%s returned %s on attempt %d of %d; retrying in %.2fs",
                 operation,
                 code,
                 attempt,
@@ -130,7 +130,7 @@ def _translate_client_error(
 ) -> ExternalServiceError:
     code = error_code(exc)
     message = str(exc.response.get("Error", {}).get("Message", "")) or "no message"
-    detail = f"AWS answered {code}: {message}"
+    detail = f"AWS returned {code}: {message}"
     if code in permanent_codes:
         return PermanentServiceError(service, operation, detail)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

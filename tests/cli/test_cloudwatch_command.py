@@ -29,7 +29,7 @@ def production_env(moto_server: EmbeddedAws, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_ensure_alarms_twice_changes_nothing_the_second_time(
+def test_ensure_alarms_second_run_unchanged(
     production_env: dict[str, str],
 ) -> None:
     runner = CliRunner()
@@ -49,15 +49,11 @@ def test_ensure_alarms_twice_changes_nothing_the_second_time(
     assert [line.split()[0] for line in second.stdout.splitlines()] == ["unchanged"] * 4
 
 
-def test_ensure_alarms_dry_run_says_what_would_change(production_env: dict[str, str]) -> None:
-    result = CliRunner().invoke(
-        main, ["cloudwatch", "ensure-alarms", "--dry-run"], env=production_env
-    )
+def test_ensure_alarms_dry_run_lists_changes(production_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["cloudwatch", "ensure-alarms", "--dry-run"], env=production_env)
 
     assert result.exit_code == 0, result.output
-    assert [line.split()[:3] for line in result.stdout.splitlines()] == [
-        ["would", "be", "created"]
-    ] * 4
+    assert [line.split()[:3] for line in result.stdout.splitlines()] == [["would", "be", "created"]] * 4
 
 
 def test_ensure_alarms_without_topic_warns(production_env: dict[str, str]) -> None:

@@ -36,7 +36,7 @@ def test_interval_must_divide_a_minute(interval: str) -> None:
         load({"interval": interval})
 
 
-def test_flush_interval_must_be_a_multiple_of_the_interval() -> None:
+def test_flush_interval_multiple_of_interval() -> None:
     with pytest.raises(ConfigError, match=r"flush_interval 15s: use a multiple of metrics"):
         load({"flush_interval": "15s"})
 

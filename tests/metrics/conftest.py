@@ -60,9 +60,7 @@ class ExpositionServer:
                 self.send_response(server.status)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 if server.drip is None:
-                    length = (
-                        server.declared_length if server.declared_length is not None else len(body)
-                    )
+                    length = server.declared_length if server.declared_length is not None else len(body)
                     self.send_header("Content-Length", str(length))
                     self.end_headers()
                     self.wfile.write(body)
@@ -150,15 +148,11 @@ class ReferenceWorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.duration = Histogram(
-            "inference_duration_seconds", "Model run time.", registry=self.registry
-        )
+        self.duration = Histogram("inference_duration_seconds", "Model run time.", registry=self.registry)
         self.requests = Counter(
             "inference_requests_total", "Requests by outcome.", ["outcome"], registry=self.registry
         )
-        self.queue_depth = Gauge(
-            "inference_queue_depth", "Queued requests.", registry=self.registry
-        )
+        self.queue_depth = Gauge("inference_queue_depth", "Queued requests.", registry=self.registry)
         self.in_flight = Gauge("inference_in_flight", "Running requests.", registry=self.registry)
 
     def serve(self, count: int, seconds: float, outcome: str = "ok") -> None:
@@ -198,9 +192,7 @@ class CallCounter:
     def __init__(self, client: Any) -> None:
         self.requests: list[dict[str, Any]] = []
         self.body_sizes: list[int] = []
-        client.meta.events.register(
-            "before-parameter-build.cloudwatch.PutMetricData", self._before_call
-        )
+        client.meta.events.register("before-parameter-build.cloudwatch.PutMetricData", self._before_call)
         client.meta.events.register("before-send.cloudwatch.PutMetricData", self._before_send)
 
     def _before_call(self, params: dict[str, Any], **kwargs: Any) -> None:
@@ -231,9 +223,7 @@ class PipelineRig:
         self.pipeline.tick()
         self.clock.advance(self.pipeline.settings.interval_seconds)
 
-    def statistics(
-        self, metric: str, statistics: list[str], minutes: int = 60
-    ) -> list[dict[str, Any]]:
+    def statistics(self, metric: str, statistics: list[str], minutes: int = 60) -> list[dict[str, Any]]:
         """Read a metric back from CloudWatch with 10-second periods, oldest first."""
         now = self.clock.now
         response = self.client.get_metric_statistics(

@@ -1,4 +1,4 @@
-"""A stand-in worker process for memory tests: it holds memory per simulated request.
+"""A stand-in worker process for memory tests, which keeps memory per simulated request.
 
 Run as ``python fake_worker.py MEGABYTES``. It serves /metrics on 127.0.0.1
 with the reference worker's gauge names, prints its port, and then reads

@@ -37,9 +37,7 @@ V2_MEMBERSHIP = "0::/system.slice/inference-watchdog.service/worker\n"
 def test_cgroup_v2_file_is_memory_current() -> None:
     path = cgroup_memory_file(V2_MEMBERSHIP, Path("/sys/fs/cgroup"))
 
-    assert path == Path(
-        "/sys/fs/cgroup/system.slice/inference-watchdog.service/worker/memory.current"
-    )
+    assert path == Path("/sys/fs/cgroup/system.slice/inference-watchdog.service/worker/memory.current")
 
 
 def test_cgroup_v1_file_is_usage_in_bytes() -> None:
@@ -88,8 +86,7 @@ def test_cgroup_reader_of_missing_process_raises_worker_error(tmp_path: Path) ->
 def process_tree() -> Iterator[subprocess.Popen[str]]:
     """A parent holding 40 MiB with a child holding 30 MiB, both touched into RSS."""
     child = (
-        "import sys; b = bytearray(b'\\x01' * 30 * 1024 * 1024); "
-        "print('ready', flush=True); sys.stdin.read()"
+        "import sys; b = bytearray(b'\\x01' * 30 * 1024 * 1024); print('ready', flush=True); sys.stdin.read()"
     )
     parent = textwrap.dedent(
         f"""
@@ -124,7 +121,7 @@ def test_process_tree_rss_includes_children(process_tree: subprocess.Popen[str])
     assert total >= own + 30 * MIB
 
 
-def test_process_tree_rss_of_gone_process_raises_worker_error() -> None:
+def test_exited_process_raises_worker_error() -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
 

@@ -55,7 +55,7 @@ def published(rig: PipelineRig, name: str) -> float:
     return float(next(item["Value"] for item in items if item["MetricName"] == name))
 
 
-def test_per_request_loading_shows_about_the_model_size(
+def test_per_request_loading_near_model_size(
     make_rig: Callable[..., PipelineRig], fake_worker: FakeWorker
 ) -> None:
     worker = StaticWorker(

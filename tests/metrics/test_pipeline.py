@@ -41,7 +41,7 @@ def worker_metrics(exposition_server: ExpositionServer) -> ReferenceWorkerMetric
 
 @pytest.fixture
 def worker(exposition_server: ExpositionServer) -> StaticWorker:
-    # The test process stands in for the worker's memory; its /metrics is the test server.
+    # The test process is the worker for memory readings, and its /metrics is the test server.
     return StaticWorker(pid=os.getpid(), is_up=True, metrics_url=exposition_server.url)
 
 
@@ -89,9 +89,7 @@ def test_windows_read_back_ten_seconds_apart(
         points = rig.statistics(metric, ["SampleCount"])
         starts = [point["Timestamp"] for point in points]
         assert len(points) >= 5, metric
-        assert all(
-            later - earlier == timedelta(seconds=10) for earlier, later in pairwise(starts)
-        ), metric
+        assert all(later - earlier == timedelta(seconds=10) for earlier, later in pairwise(starts)), metric
     requests = rig.statistics("RequestCount", ["Sum"])
     assert sum(point["Sum"] for point in requests) == total_requests(worker_metrics) - counted_from
     errors = rig.statistics("ErrorCount", ["Sum"])
@@ -132,7 +130,9 @@ def test_cloudwatch_unreachable_then_backfilled_exactly_once(
     for _ in range(6):
         worker_metrics.serve(7, 0.02)
         rig.tick()
-    assert rig.pipeline.spool.stats().windows == 6
+    spooled = rig.pipeline.spool.stats()
+    assert spooled.windows == 6
+    assert spooled.oldest == rig.clock.now.replace(microsecond=0) - timedelta(seconds=70)
 
     # Back: the next tick publishes directly, backfill sends the six spooled windows.
     rig.pipeline.publisher.client = moto_client
@@ -157,7 +157,7 @@ def test_cloudwatch_unreachable_then_backfilled_exactly_once(
     assert sum(row.windows for row in minutes) == 10
 
 
-def test_backfill_waits_after_a_failure_until_a_tick_succeeds(
+def test_backfill_backs_off_until_tick_succeeds(
     make_rig: RigFactory,
     worker: StaticWorker,
     worker_metrics: ReferenceWorkerMetrics,
@@ -240,7 +240,7 @@ def test_flush_interval_sends_six_windows_in_one_request(
     assert rig.pipeline.spool.stats().windows == 0
 
 
-def test_bad_scrape_skips_the_tick_and_the_next_works(
+def test_bad_scrape_skips_one_tick(
     make_rig: RigFactory,
     worker: StaticWorker,
     worker_metrics: ReferenceWorkerMetrics,
@@ -258,9 +258,7 @@ def test_bad_scrape_skips_the_tick_and_the_next_works(
     worker_metrics.serve(4, 0.02)
     rig.tick()
 
-    problems = [
-        record.getMessage() for record in caplog.records if record.name.startswith("watchdog")
-    ]
+    problems = [record.getMessage() for record in caplog.records if record.name.startswith("watchdog")]
     assert len(problems) == 1
     assert "scrape of " + exposition_server.url in problems[0]
     assert "invalid Prometheus exposition" in problems[0]
@@ -281,9 +279,7 @@ def test_oversized_scrape_is_skipped(
     with caplog.at_level(logging.WARNING, logger="watchdog.metrics"):
         rig.tick()
 
-    problems = [
-        record.getMessage() for record in caplog.records if record.name.startswith("watchdog")
-    ]
+    problems = [record.getMessage() for record in caplog.records if record.name.startswith("watchdog")]
     assert len(problems) == 1
     assert "over the 1048576-byte limit" in problems[0]
 

@@ -26,7 +26,7 @@ DIMENSIONS = (("Service", "inference"), ("Host", "test-host"))
 
 
 class FaultProxy:
-    """Forwards AWS requests to moto, after answering the first ones with an AWS error."""
+    """Forwards AWS requests to moto, after returning an AWS error for the first ones."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -48,9 +48,7 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                headers = {
-                    key: value for key, value in self.headers.items() if key.lower() != "host"
-                }
+                headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
                 answer = httpx.post(proxy.upstream + self.path, content=body, headers=headers)
                 self.send_response(answer.status_code)
                 for key, value in answer.headers.items():
@@ -88,18 +86,14 @@ def fault_proxy(moto_server: EmbeddedAws) -> Iterator[FaultProxy]:
 
 
 def heartbeat(at: datetime) -> MetricDatum:
-    return MetricDatum(
-        name="WatchdogHeartbeat", dimensions=DIMENSIONS, timestamp=at, unit="Count", value=1.0
-    )
+    return MetricDatum(name="WatchdogHeartbeat", dimensions=DIMENSIONS, timestamp=at, unit="Count", value=1.0)
 
 
 def recent() -> datetime:
     return (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
 
 
-def test_throttled_request_is_retried_with_jitter(
-    aws_clients: AwsClients, fault_proxy: FaultProxy
-) -> None:
+def test_throttled_request_is_retried_with_jitter(aws_clients: AwsClients, fault_proxy: FaultProxy) -> None:
     client = cloudwatch_client(aws_clients, fault_proxy.url)
     delays: list[float] = []
     publisher = CloudWatchPublisher(
@@ -115,9 +109,7 @@ def test_throttled_request_is_retried_with_jitter(
     assert delays == [0.1, 0.2]
 
 
-def test_throttling_on_every_attempt_is_transient(
-    aws_clients: AwsClients, fault_proxy: FaultProxy
-) -> None:
+def test_throttling_on_every_attempt_is_transient(aws_clients: AwsClients, fault_proxy: FaultProxy) -> None:
     client = cloudwatch_client(aws_clients, fault_proxy.url)
     publisher = CloudWatchPublisher(client, "TestThrottle", attempts=2, sleep=lambda _: None)
     fault_proxy.failures = [(400, "Throttling"), (400, "Throttling")]

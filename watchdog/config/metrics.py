@@ -30,8 +30,7 @@ class AlarmSettings(Section):
     )
     period: Duration = Field(
         timedelta(minutes=1),
-        description="Period over which each alarm evaluates its statistic: 10s, 30s or a "
-        "multiple of 60s.",
+        description="Period over which each alarm evaluates its statistic: 10s, 30s or a multiple of 60s.",
     )
     evaluation_periods: int = Field(
         3, ge=1, le=100, description="Consecutive periods that must breach before an alarm fires."
@@ -39,9 +38,7 @@ class AlarmSettings(Section):
     p99_latency_ms: float = Field(
         500.0, gt=0, description="p99 InferenceTime, in milliseconds, above which the alarm fires."
     )
-    queue_depth: float = Field(
-        50.0, gt=0, description="Maximum QueueDepth above which the alarm fires."
-    )
+    queue_depth: float = Field(50.0, gt=0, description="Maximum QueueDepth above which the alarm fires.")
     memory_rss: ByteSize = Field(
         2 * 1024**3, gt=0, description="Maximum worker MemoryRSS above which the alarm fires."
     )
@@ -50,9 +47,7 @@ class AlarmSettings(Section):
     @classmethod
     def _arn_shape(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("arn:aws"):
-            raise ValueError(
-                "expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:alerts'"
-            )
+            raise ValueError("expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:alerts'")
         return value
 
     @field_validator("period")
@@ -65,7 +60,7 @@ class AlarmSettings(Section):
 
 
 class MetricsSettings(Section):
-    """How the worker is measured and how its numbers reach CloudWatch."""
+    """Scraping of the worker, and publishing of its numbers to CloudWatch."""
 
     enabled: bool = Field(True, description="Scrape the worker and publish its metrics.")
     interval: Duration = Field(

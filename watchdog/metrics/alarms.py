@@ -170,9 +170,7 @@ def alarm_differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bo
         return True
     if sorted(existing.get("OKActions", [])) != sorted(desired["OKActions"]):
         return True
-    return _dimension_pairs(existing.get("Dimensions", [])) != _dimension_pairs(
-        desired["Dimensions"]
-    )
+    return _dimension_pairs(existing.get("Dimensions", [])) != _dimension_pairs(desired["Dimensions"])
 
 
 class AlarmClient:

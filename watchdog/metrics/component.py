@@ -69,6 +69,8 @@ class MetricsComponent:
                 CronTrigger(second=second_field(interval, interval // 2), timezone="UTC"),
                 description="send spooled metric windows to CloudWatch, oldest first",
                 misfire_grace_time=grace,
+                # Usually finds an empty spool; its counters show in the metrics status.
+                record=False,
             ),
             JobSpec(
                 "metrics-rollup-purge",
@@ -119,9 +121,7 @@ def build_pipeline(context: DaemonContext) -> MetricsPipeline:
     """Build the pipeline and its adapters from the daemon's context."""
     settings = context.settings
     metrics = settings.metrics
-    client = context.aws.client(
-        "cloudwatch", max_attempts=1, timeout=metrics.publish_timeout.total_seconds()
-    )
+    client = context.aws.client("cloudwatch", max_attempts=1, timeout=metrics.publish_timeout.total_seconds())
     return MetricsPipeline(
         preset=PRESETS[metrics.preset],
         scraper=MetricsScraper(metrics.scrape_timeout.total_seconds(), metrics.scrape_max_bytes),

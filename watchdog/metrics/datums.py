@@ -141,8 +141,6 @@ def format_window(window: Window, dimension_sets: list[Dimensions]) -> list[Metr
             if value is None:
                 continue
             datums.append(
-                MetricDatum(
-                    name=name, dimensions=dimensions, timestamp=window.start, unit=unit, value=value
-                )
+                MetricDatum(name=name, dimensions=dimensions, timestamp=window.start, unit=unit, value=value)
             )
     return datums

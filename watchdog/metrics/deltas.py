@@ -29,9 +29,7 @@ def counter_delta(previous: float | None, current: float, restarted: bool = Fals
     return current - previous
 
 
-def series_delta(
-    previous: Mapping[K, float], current: Mapping[K, float], restarted: bool = False
-) -> float:
+def series_delta(previous: Mapping[K, float], current: Mapping[K, float], restarted: bool = False) -> float:
     """Return the summed growth of every series of a counter, each reset handled on its own.
 
     A series that disappeared contributes nothing: the requests it counted
@@ -57,17 +55,13 @@ def histogram_delta(
         or restarted
         or previous.bounds != current.bounds
         or current.count < previous.count
-        or any(
-            now < before
-            for now, before in zip(current.cumulative, previous.cumulative, strict=True)
-        )
+        or any(now < before for now, before in zip(current.cumulative, previous.cumulative, strict=True))
     )
     if reset or previous is None:
         cumulative = current.cumulative
     else:
         cumulative = tuple(
-            now - before
-            for now, before in zip(current.cumulative, previous.cumulative, strict=True)
+            now - before for now, before in zip(current.cumulative, previous.cumulative, strict=True)
         )
 
     per_bucket = []

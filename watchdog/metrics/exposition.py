@@ -20,7 +20,7 @@ from watchdog.errors import InputError
 # Sorted (label, value) pairs that identify one series of a sample name.
 LabelSet = tuple[tuple[str, str], ...]
 
-# Longest part of an offending line quoted in a parse error.
+# Maximum length of the parser's message quoted in an error.
 _QUOTE_LIMIT = 120
 
 

@@ -84,9 +84,7 @@ def _clean_distribution(datum: MetricDatum, drops: Counter[str]) -> MetricDatum 
     return replace(datum, values=tuple(values), counts=tuple(counts))
 
 
-def split_distribution(
-    datum: MetricDatum, limit: int = MAX_VALUES_PER_DISTRIBUTION
-) -> list[MetricDatum]:
+def split_distribution(datum: MetricDatum, limit: int = MAX_VALUES_PER_DISTRIBUTION) -> list[MetricDatum]:
     """Split an item whose ``Values`` exceed ``limit`` into items of at most ``limit`` values."""
     if len(datum.values) <= limit:
         return [datum]
@@ -102,9 +100,7 @@ def split_distribution(
     return parts
 
 
-def enforce_limits(
-    datums: Iterable[MetricDatum], now: datetime
-) -> tuple[list[MetricDatum], Counter[str]]:
+def enforce_limits(datums: Iterable[MetricDatum], now: datetime) -> tuple[list[MetricDatum], Counter[str]]:
     """Return the items CloudWatch would accept, and the dropped values and items by reason."""
     kept: list[MetricDatum] = []
     drops: Counter[str] = Counter()

@@ -56,9 +56,7 @@ class MemoryReader:
         except FileNotFoundError as exc:
             raise WorkerError(f"worker process {pid} not found in {self._proc_root}") from exc
         except OSError as exc:
-            raise WorkerError(
-                f"cannot read the cgroup of worker process {pid}: {exc.strerror}"
-            ) from exc
+            raise WorkerError(f"cannot read the cgroup of worker process {pid}: {exc.strerror}") from exc
         path = cgroup_memory_file(membership, self._cgroup_root)
         try:
             text = path.read_text(encoding="ascii").strip()
@@ -114,8 +112,7 @@ def cgroup_memory_file(membership: str, cgroup_root: Path) -> Path:
     if v2_path is not None:
         return cgroup_root / v2_path.lstrip("/") / "memory.current"
     raise InputError(
-        "no memory cgroup in the worker's /proc/PID/cgroup; set metrics.memory_source = "
-        '"process_tree"'
+        'no memory cgroup in the worker\'s /proc/PID/cgroup; set metrics.memory_source = "process_tree"'
     )
 
 

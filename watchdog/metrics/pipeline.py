@@ -1,10 +1,11 @@
 """The metrics pipeline: one tick per window, and the backfill of the spool.
 
 ``tick`` scrapes the worker, reads its memory, builds the window that just
-closed, records its rollup and counters, and publishes it: in one
-``PutMetricData`` request when the flush interval equals the window, or
-into the spool as ``deferred`` until the next flush. A failed request puts
-its windows in the spool as ``failed``.
+closed, and records its rollup and counters. It then publishes the window
+in one ``PutMetricData`` request when the flush interval equals the window.
+With a longer flush interval the window waits in the spool as ``deferred``
+until the next flush. A failed request puts its windows in the spool as
+``failed``.
 
 ``backfill`` runs as a separate job, so a long backlog or a hanging
 CloudWatch endpoint never delays a scrape. It sends the oldest failed
@@ -65,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 # Windows read from the spool per round of a backfill run.
 _BACKFILL_CHUNK = 500
-# Longest pause between backfill attempts while CloudWatch keeps failing.
+# Maximum pause between backfill attempts while CloudWatch keeps failing.
 _MAX_BACKFILL_BACKOFF = timedelta(minutes=5)
 
 
@@ -149,9 +150,7 @@ class MetricsPipeline:
             if self._previous is not None and self._previous_identity is not None:
                 restarted = self._previous_identity.replaced(identity)
                 if restarted:
-                    logger.info(
-                        "worker process changed since the last scrape; counters start from zero"
-                    )
+                    logger.info("worker process changed since the last scrape; counters start from zero")
                 deltas = compute_deltas(self.preset, self._previous, reading, restarted)
             self._previous = reading
             self._previous_identity = identity
@@ -202,9 +201,7 @@ class MetricsPipeline:
             logger.warning("scrape of %s skipped: %s", url, exc)
             return None
         if not reading.recognised:
-            logger.warning(
-                "no sample of the %r preset in %s: check metrics.preset", self.preset.name, url
-            )
+            logger.warning("no sample of the %r preset in %s: check metrics.preset", self.preset.name, url)
         return reading
 
     def _read_memory(self, handle: WorkerHandle | None) -> int | None:
@@ -270,9 +267,7 @@ class MetricsPipeline:
 
     def _note_failure(self, exc: ExternalServiceError, windows: int) -> None:
         if not self._failing:
-            logger.warning(
-                "PutMetricData failed, %d windows spooled for backfill: %s", windows, exc
-            )
+            logger.warning("PutMetricData failed, %d windows spooled for backfill: %s", windows, exc)
         else:
             logger.debug("PutMetricData still failing, %d more windows spooled: %s", windows, exc)
         self._failing = True
@@ -292,7 +287,12 @@ class MetricsPipeline:
         now = self._clock()
         counts: Counter[str] = Counter()
         state: dict[str, str | None] = {}
-        counts[DROP_PREFIX + DROP_EXPIRED] += self.spool.expire(now)
+        oldest = self.spool.oldest_failed_start()
+        if oldest is None:
+            # The common case: nothing to send, and nothing is written.
+            return 0
+        if oldest < now - self.spool.max_age:
+            counts[DROP_PREFIX + DROP_EXPIRED] += self.spool.expire(now)
 
         with self._lock:
             waiting = self._backfill_after is not None and now < self._backfill_after
@@ -312,13 +312,9 @@ class MetricsPipeline:
                     break
                 sent_requests += 1
                 try:
-                    counts[REQUESTS] += self.publisher.send_batch(
-                        [d for w in batch for d in w.datums]
-                    )
+                    counts[REQUESTS] += self.publisher.send_batch([d for w in batch for d in w.datums])
                 except MetricDataRejected as exc:
-                    logger.error(
-                        "CloudWatch rejected %d spooled windows; dropping them: %s", len(batch), exc
-                    )
+                    logger.error("CloudWatch rejected %d spooled windows; dropping them: %s", len(batch), exc)
                     counts[REQUESTS] += 1
                     counts[DROP_PREFIX + DROP_REJECTED] += len(batch)
                     self.spool.delete(batch)
@@ -364,9 +360,7 @@ class MetricsPipeline:
     def _backfill_failed(self, now: datetime, exc: ExternalServiceError) -> None:
         with self._lock:
             self._backfill_failures += 1
-            delay = timedelta(seconds=self.settings.interval_seconds) * 2 ** (
-                self._backfill_failures - 1
-            )
+            delay = timedelta(seconds=self.settings.interval_seconds) * 2 ** (self._backfill_failures - 1)
             delay = min(delay, _MAX_BACKFILL_BACKOFF)
             self._backfill_after = now + delay
             failures = self._backfill_failures

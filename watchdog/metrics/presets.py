@@ -129,9 +129,7 @@ class Preset:
 
     def read(self, exposition: Exposition) -> WorkerReading:
         """Extract this preset's series from a parsed scrape."""
-        counters: dict[str, dict[SeriesKey, float]] = {
-            "requests": _select_all(exposition, self.requests)
-        }
+        counters: dict[str, dict[SeriesKey, float]] = {"requests": _select_all(exposition, self.requests)}
         if self.errors is not None:
             counters["errors"] = _select_all(exposition, self.errors)
         histograms: dict[LabelSet, HistogramSeries] = {}
@@ -236,6 +234,4 @@ VLLM = Preset(
     in_flight=Selector("vllm:num_requests_running"),
 )
 
-PRESETS: dict[str, Preset] = {
-    preset.name: preset for preset in (REFERENCE, TRITON, TORCHSERVE, VLLM)
-}
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in (REFERENCE, TRITON, TORCHSERVE, VLLM)}

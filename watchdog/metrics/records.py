@@ -96,9 +96,7 @@ class MetricsRecorder:
                 self._add_counts(session, counts, now)
                 self._set_state(session, state, now)
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"recording the window at {window.start.isoformat()} failed: {exc}"
-            ) from exc
+            raise StorageError(f"recording the window at {window.start.isoformat()} failed: {exc}") from exc
 
     def add_counts(
         self,

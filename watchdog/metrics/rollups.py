@@ -64,13 +64,9 @@ def _count(value: float | None) -> int:
 def merge_window(existing: RollupValues | None, window: Window) -> RollupValues:
     """Fold ``window`` into the rollup of its minute (a new one when ``existing`` is None)."""
     base = existing if existing is not None else RollupValues(minute=minute_of(window.start))
-    memory = _max(
-        float(base.max_memory_rss) if base.max_memory_rss is not None else None, window.memory_rss
-    )
+    memory = _max(float(base.max_memory_rss) if base.max_memory_rss is not None else None, window.memory_rss)
     latency = {
-        value: count
-        for value, count in window.latency_ms.items()
-        if math.isfinite(value) and count > 0
+        value: count for value, count in window.latency_ms.items() if math.isfinite(value) and count > 0
     }
     return RollupValues(
         minute=base.minute,

@@ -77,9 +77,7 @@ class MetricsScraper:
                 "worker", f"GET {url}", f"timed out after {self._timeout:g}s"
             ) from exc
         except httpx.HTTPError as exc:
-            raise TransientServiceError(
-                "worker", f"GET {url}", f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise TransientServiceError("worker", f"GET {url}", f"{type(exc).__name__}: {exc}") from exc
 
         try:
             return body.decode("utf-8")

@@ -91,9 +91,7 @@ class MetricSpool:
                 session.flush()
                 dropped = self._trim(session)
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"writing {len(rows)} windows to the metric spool failed: {exc}"
-            ) from exc
+            raise StorageError(f"writing {len(rows)} windows to the metric spool failed: {exc}") from exc
         return dropped
 
     def _trim(self, session: Session) -> int:
@@ -115,8 +113,7 @@ class MetricSpool:
             dropped += 1
         session.execute(delete(MetricSpoolEntry).where(MetricSpoolEntry.id.in_(doomed)))
         logger.warning(
-            "metric spool over its %d-byte limit (metrics.spool_max_bytes): dropped the %d "
-            "oldest windows",
+            "metric spool over its %d-byte limit (metrics.spool_max_bytes): dropped the %d oldest windows",
             self.max_bytes,
             dropped,
         )
@@ -161,9 +158,7 @@ class MetricSpool:
             with self._store.session() as session:
                 session.execute(delete(MetricSpoolEntry).where(MetricSpoolEntry.id.in_(ids)))
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"removing {len(ids)} windows from the metric spool failed: {exc}"
-            ) from exc
+            raise StorageError(f"removing {len(ids)} windows from the metric spool failed: {exc}") from exc
 
     def mark_failed(self, windows: Sequence[OutgoingWindow], error: str) -> None:
         """Record a failed attempt on spooled windows; deferred ones now wait for backfill."""
@@ -189,9 +184,7 @@ class MetricSpool:
         try:
             with self._store.session() as session:
                 result = session.execute(
-                    delete(MetricSpoolEntry).where(
-                        MetricSpoolEntry.window_start < now - self.max_age
-                    )
+                    delete(MetricSpoolEntry).where(MetricSpoolEntry.window_start < now - self.max_age)
                 )
                 expired = int(getattr(result, "rowcount", 0) or 0)
         except SQLAlchemyError as exc:
@@ -204,25 +197,30 @@ class MetricSpool:
             )
         return expired
 
-    def has_failed(self) -> bool:
-        """Whether any window waits for backfill."""
-        with self._store.session() as session:
-            first = session.scalar(
-                select(MetricSpoolEntry.id).where(MetricSpoolEntry.state == FAILED).limit(1)
-            )
-        return first is not None
+    def oldest_failed_start(self) -> datetime | None:
+        """Return the start of the oldest window waiting for backfill, or None."""
+        try:
+            with self._store.session() as session:
+                return session.scalar(
+                    select(MetricSpoolEntry.window_start)
+                    .where(MetricSpoolEntry.state == FAILED)
+                    .order_by(MetricSpoolEntry.window_start)
+                    .limit(1)
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading the metric spool failed: {exc}") from exc
 
     def stats(self) -> SpoolStats:
         """Return the number of windows, their size and the oldest window's start."""
-        with self._store.session() as session:
-            count, size, oldest = session.execute(
-                select(
-                    func.count(MetricSpoolEntry.id),
-                    func.coalesce(func.sum(MetricSpoolEntry.size_bytes), 0),
-                    func.min(MetricSpoolEntry.window_start),
-                )
-            ).one()
-        oldest_start = None
-        if oldest is not None:
-            oldest_start = datetime.fromisoformat(str(oldest))
-        return SpoolStats(windows=int(count), size_bytes=int(size), oldest=oldest_start)
+        try:
+            with self._store.session() as session:
+                count, size, oldest = session.execute(
+                    select(
+                        func.count(MetricSpoolEntry.id),
+                        func.coalesce(func.sum(MetricSpoolEntry.size_bytes), 0),
+                        func.min(MetricSpoolEntry.window_start),
+                    )
+                ).one()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading the metric spool failed: {exc}") from exc
+        return SpoolStats(windows=int(count), size_bytes=int(size), oldest=oldest)

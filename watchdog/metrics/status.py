@@ -57,9 +57,7 @@ def metrics_status(store: Store, settings: Settings) -> dict[str, Any]:
     with store.session() as session:
         counters = read_counters(session)
         state = read_state(session)
-        latest = session.scalars(
-            select(MetricRollup).order_by(MetricRollup.minute.desc()).limit(1)
-        ).first()
+        latest = session.scalars(select(MetricRollup).order_by(MetricRollup.minute.desc()).limit(1)).first()
         last_minute = None
         if latest is not None:
             last_minute = {
@@ -71,9 +69,7 @@ def metrics_status(store: Store, settings: Settings) -> dict[str, Any]:
                 "max_queue_depth": latest.max_queue_depth,
                 "max_memory_rss": latest.max_memory_rss,
             }
-    spool = MetricSpool(
-        store, settings.metrics.spool_max_bytes, settings.metrics.spool_max_age
-    ).stats()
+    spool = MetricSpool(store, settings.metrics.spool_max_bytes, settings.metrics.spool_max_age).stats()
 
     dropped = {reason: counters.get(DROP_PREFIX + reason, 0) for reason in DROP_REASONS}
     return {

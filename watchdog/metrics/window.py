@@ -40,22 +40,20 @@ class Window:
 
 @dataclass(frozen=True)
 class WorkerIdentity:
-    """What tells one worker process from the next."""
+    """The values that distinguish one worker process from the next."""
 
     pid: int | None
     started_at: datetime | None
     process_start: float | None
 
     def replaced(self, other: WorkerIdentity) -> bool:
-        """Whether ``other`` is a different process, judged by every field both know."""
+        """Return whether ``other`` is a different process, judged by every field both have."""
         pairs: tuple[tuple[object, object], ...] = (
             (self.pid, other.pid),
             (self.started_at, other.started_at),
             (self.process_start, other.process_start),
         )
-        return any(
-            mine is not None and theirs is not None and mine != theirs for mine, theirs in pairs
-        )
+        return any(mine is not None and theirs is not None and mine != theirs for mine, theirs in pairs)
 
 
 def floor_time(moment: datetime, interval_seconds: int) -> datetime:
@@ -88,26 +86,18 @@ def compute_deltas(
     requests = series_delta(previous.counters["requests"], current.counters["requests"], restarted)
     errors: float | None = None
     if "errors" in current.counters:
-        errors = series_delta(
-            previous.counters.get("errors", {}), current.counters["errors"], restarted
-        )
+        errors = series_delta(previous.counters.get("errors", {}), current.counters["errors"], restarted)
 
     latency: dict[float, int] = {}
     if isinstance(preset.latency, HistogramLatency):
         parts = []
         for labels, series in current.histograms.items():
             bounds, counts = histogram_delta(previous.histograms.get(labels), series, restarted)
-            parts.append(
-                distribution.from_buckets(bucket_values(bounds, preset.latency.to_ms), counts)
-            )
+            parts.append(distribution.from_buckets(bucket_values(bounds, preset.latency.to_ms), counts))
         latency = distribution.merge(*parts)
     else:
-        total = series_delta(
-            previous.counters["latency_total"], current.counters["latency_total"], restarted
-        )
-        count = series_delta(
-            previous.counters["latency_count"], current.counters["latency_count"], restarted
-        )
+        total = series_delta(previous.counters["latency_total"], current.counters["latency_total"], restarted)
+        count = series_delta(previous.counters["latency_count"], current.counters["latency_count"], restarted)
         latency = distribution.from_mean(total, count, preset.latency.to_ms)
     return Deltas(request_count=requests, error_count=errors, latency_ms=latency)
 
