@@ -330,3 +330,19 @@ def test_spooled_window_past_max_age_expires_and_counts(
     status = metrics_status(rig.store, Settings())
     assert rig.pipeline.spool.stats().windows == 0
     assert status["dropped"]["expired_windows"] == 1
+
+
+def test_worker_not_up_is_not_scraped(
+    make_rig: RigFactory, worker: StaticWorker, exposition_server: ExpositionServer
+) -> None:
+    worker.is_up = False
+    rig = make_rig(worker=worker)
+
+    rig.tick()
+
+    items = {item["MetricName"]: item for item in rig.counter.requests[0]["MetricData"]}
+    assert exposition_server.requests == 0
+    assert items["WorkerUp"]["Value"] == 0.0
+    assert items["MemoryRSS"]["Value"] > 0
+    assert "MemoryPerRequest" not in items
+    assert "QueueDepth" not in items

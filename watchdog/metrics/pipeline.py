@@ -53,6 +53,7 @@ from watchdog.metrics.scrape import MetricsScraper
 from watchdog.metrics.spool import DEFERRED, FAILED, MetricSpool, OutgoingWindow
 from watchdog.metrics.window import (
     NO_DELTAS,
+    Deltas,
     Window,
     WorkerIdentity,
     build_window,
@@ -138,33 +139,9 @@ class MetricsPipeline:
         start = tick_time - timedelta(seconds=interval)
 
         handle = self._worker()
-        reading = self._scrape(handle)
-        identity = WorkerIdentity(
-            pid=handle.pid if handle is not None else None,
-            started_at=handle.started_at if handle is not None else None,
-            process_start=reading.process_start if reading is not None else None,
-        )
-
-        deltas = NO_DELTAS
-        if reading is not None:
-            if self._previous is not None and self._previous_identity is not None:
-                restarted = self._previous_identity.replaced(identity)
-                if restarted:
-                    logger.info("worker process changed since the last scrape; counters start from zero")
-                deltas = compute_deltas(self.preset, self._previous, reading, restarted)
-            self._previous = reading
-            self._previous_identity = identity
-
         worker_up = handle is not None and handle.is_up
-        rss = self._read_memory(handle)
-        per_request = None
-        if rss is not None and worker_up:
-            in_flight = reading.in_flight if reading is not None else None
-            baseline_identity = (
-                (identity.pid, identity.started_at) if identity.pid else identity.process_start
-            )
-            self._baseline = update_baseline(self._baseline, baseline_identity, rss, in_flight)
-            per_request = memory_per_request(rss, self._baseline, in_flight)
+        reading, identity, deltas = self._read_counters(handle, worker_up)
+        rss, per_request = self._read_memory(handle, worker_up, reading, identity)
 
         window = build_window(
             start,
@@ -179,8 +156,7 @@ class MetricsPipeline:
         counts: Counter[str] = Counter({DROP_PREFIX + reason: n for reason, n in drops.items()})
         if drops:
             logger.warning(
-                "window %s: dropped data points CloudWatch would reject: %s",
-                start.isoformat(),
+                "dropped data points that CloudWatch would reject: %s",
                 ", ".join(f"{reason}={n}" for reason, n in sorted(drops.items())),
             )
 
@@ -189,6 +165,34 @@ class MetricsPipeline:
             self._publish(OutgoingWindow(start, tuple(datums)), tick_time, now, counts, state)
         self.recorder.record_window(window, counts, state, now)
         return window
+
+    def _read_counters(
+        self, handle: WorkerHandle | None, worker_up: bool
+    ) -> tuple[WorkerReading | None, WorkerIdentity, Deltas]:
+        """Scrape the worker and return the reading, the process identity and the deltas.
+
+        A worker that is not up is not scraped. Its counters' growth then
+        lands in the first window after it is up again, or starts from zero
+        when a new process replaced it.
+        """
+        reading = self._scrape(handle) if worker_up else None
+        identity = WorkerIdentity(
+            pid=handle.pid if handle is not None else None,
+            started_at=handle.started_at if handle is not None else None,
+            process_start=reading.process_start if reading is not None else None,
+        )
+        if reading is None:
+            return None, identity, NO_DELTAS
+
+        deltas = NO_DELTAS
+        if self._previous is not None and self._previous_identity is not None:
+            restarted = self._previous_identity.replaced(identity)
+            if restarted:
+                logger.info("worker process changed since the last scrape; counters start from zero")
+            deltas = compute_deltas(self.preset, self._previous, reading, restarted)
+        self._previous = reading
+        self._previous_identity = identity
+        return reading, identity, deltas
 
     def _scrape(self, handle: WorkerHandle | None) -> WorkerReading | None:
         url = handle.metrics_url if handle is not None else None
@@ -201,18 +205,34 @@ class MetricsPipeline:
             logger.warning("scrape of %s skipped: %s", url, exc)
             return None
         if not reading.recognised:
-            logger.warning("no sample of the %r preset in %s: check metrics.preset", self.preset.name, url)
+            logger.warning(
+                "no sample of the %r preset in %s: check metrics.preset", self.preset.name, url
+            )
         return reading
 
-    def _read_memory(self, handle: WorkerHandle | None) -> int | None:
+    def _read_memory(
+        self,
+        handle: WorkerHandle | None,
+        worker_up: bool,
+        reading: WorkerReading | None,
+        identity: WorkerIdentity,
+    ) -> tuple[int | None, float | None]:
+        """Return the worker's memory and its memory per request (None when unknown)."""
         pid = handle.pid if handle is not None else None
         if pid is None:
-            return None
+            return None, None
         try:
-            return self.memory.read(pid)
+            rss = self.memory.read(pid)
         except WatchdogError as exc:
             logger.warning("memory of worker process %s not read: %s", pid, exc)
-            return None
+            return None, None
+        if not worker_up:
+            return rss, None
+
+        in_flight = reading.in_flight if reading is not None else None
+        process = (identity.pid, identity.started_at) if identity.pid else identity.process_start
+        self._baseline = update_baseline(self._baseline, process, rss, in_flight)
+        return rss, memory_per_request(rss, self._baseline, in_flight)
 
     def _publish(
         self,
