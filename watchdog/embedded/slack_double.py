@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import zlib
@@ -50,6 +51,7 @@ BIND_HOST = "127.0.0.1"
 WEBHOOK_PREFIX = "/services/"
 UPLOAD_PREFIX = "/upload/"
 CONTROL_FAULTS = "/_double/faults"
+_WEBHOOK_PATH = re.compile(r"/services/[^\s'\"]*")
 
 
 @dataclass
@@ -95,8 +97,12 @@ def webhook_identity(path: str) -> str | None:
 
 def safe_path(path: str) -> str:
     """Return the request path with a webhook's secret part masked, for logs."""
-    identity = webhook_identity(urlsplit(path).path)
-    return f"{WEBHOOK_PREFIX}{identity}/***" if identity else urlsplit(path).path
+    plain = urlsplit(path).path
+    if not plain.startswith(WEBHOOK_PREFIX):
+        return plain
+    identity = webhook_identity(plain)
+    # A malformed webhook path may still hold a secret anywhere after the prefix.
+    return f"{WEBHOOK_PREFIX}{identity}/***" if identity else f"{WEBHOOK_PREFIX}***"
 
 
 class SlackDouble:
@@ -379,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # The request line holds a webhook's secret path; log the masked path instead.
-        text = (format % args).replace(self.path, safe_path(self.path))
+        text = _WEBHOOK_PATH.sub(lambda match: safe_path(match.group(0)), format % args)
         logger.debug("slack double: %s", text)
 
     def do_GET(self) -> None:
