@@ -9,13 +9,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from watchdog.alerts.component import AlertsComponent
-from watchdog.daemon import COMPONENT_FACTORIES
+from watchdog.alerts.outbox import Outbox, QueuedMessage
+from watchdog.aws import AwsClients
+from watchdog.config import Settings
+from watchdog.daemon import COMPONENT_FACTORIES, DaemonContext
 from watchdog.embedded.slack_double import SlackDouble
 from watchdog.embedded.slack_faults import Fault
+from watchdog.errors import ConfigError
+from watchdog.scheduler import utc_now
+from watchdog.slack import SlackClients
+from watchdog.storage import Store
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "xoxb-daemon-test-token-0001"
@@ -66,8 +76,55 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def context_for(tmp_path: Path, store: Store, **values: Any) -> DaemonContext:
+    settings = Settings(mode="production", state_dir=tmp_path, **values)
+    return DaemonContext(
+        settings=settings,
+        store=store,
+        state_dir=tmp_path,
+        aws=AwsClients(settings.aws),
+        slack=SlackClients(settings.slack),
+        embedded=None,
+    )
+
+
 def test_alerts_component_comes_first() -> None:
     assert COMPONENT_FACTORIES[0] is AlertsComponent
+
+
+def test_component_installs_engine_as_sink(tmp_path: Path, store: Store) -> None:
+    context = context_for(tmp_path, store)
+
+    component = AlertsComponent(context)
+
+    assert context.services.alert_sink is component.engine
+    assert [job.job_id for job in component.jobs()] == [
+        "alerts-process",
+        "alerts-deliver",
+        "alerts-upkeep",
+    ]
+
+
+def test_route_to_unknown_webhook_is_config_error(tmp_path: Path, store: Store) -> None:
+    routes = [{"name": "finance", "rules": ["spend.*"], "target": "webhook:finance"}]
+
+    with pytest.raises(ConfigError, match=r"slack\.webhooks has no 'finance'"):
+        AlertsComponent(context_for(tmp_path, store, alerts={"routes": routes}))
+
+
+def test_upkeep_raises_dead_letter_alert(tmp_path: Path, store: Store) -> None:
+    component = AlertsComponent(context_for(tmp_path, store))
+    outbox = Outbox(store, "test")
+    outbox.enqueue(
+        QueuedMessage("k", "#alerts", "alert", "subject", {"text": "x"}), utc_now()
+    )
+    claim = outbox.claim_due(utc_now(), timedelta(minutes=1), timedelta(seconds=1))[0]
+    outbox.mark_dead(claim, "Slack returned 'invalid_auth'")
+
+    component.upkeep()
+    component.engine.process()
+
+    assert [(r.rule, r.state) for r in component.engine.firing()] == [("alert_dead_letters", "firing")]
 
 
 def test_sigkill_before_delivery_sends_once(tmp_path: Path, slack_double: SlackDouble) -> None:

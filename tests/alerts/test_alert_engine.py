@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -61,7 +62,7 @@ def test_two_hundred_alerts_fold_into_budget_and_digest(make_harness: HarnessFac
 
     accepted = harness.double.accepted()
     sent_times = times(accepted)
-    gaps = [later - earlier for earlier, later in zip(sent_times, sent_times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_times)]
     assert len(accepted) == 11
     assert texts(accepted)[-1].startswith("[DIGEST] 190 more alert notifications for #alerts")
     assert min(gaps) >= timedelta(seconds=1)

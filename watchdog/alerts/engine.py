@@ -131,6 +131,8 @@ class AlertEngine:
         self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._timers: dict[str, GroupTimer] = {}
+        # fingerprint -> (severity, route, group key); the route depends on the severity.
+        self._groups_of: dict[str, tuple[str, Route, str]] = {}
         self._budgets: dict[str, TargetBudget] = {}
         self._unsaved_counts: Counter[str] = Counter()
         self._unsaved_silence_counts: Counter[str] = Counter()
@@ -314,14 +316,22 @@ class AlertEngine:
     def _route(self, record: AlertRecord) -> Route:
         return self._routes.route_for(record.rule, record.severity)
 
+    def _group_of(self, record: AlertRecord) -> tuple[Route, str]:
+        cached = self._groups_of.get(record.fingerprint)
+        if cached is not None and cached[0] == record.severity:
+            return cached[1], cached[2]
+        route = self._route(record)
+        key = group_key(route, record.rule, record.severity, record.labels)
+        self._groups_of[record.fingerprint] = (record.severity, route, key)
+        return route, key
+
     def _due_plans(self, now: datetime, silences: list[ActiveSilence]) -> list[GroupPlan]:
         groups: dict[str, tuple[Route, list[AlertRecord]]] = {}
         for fingerprint in self._active:
             record = self._records[fingerprint]
             if record.flapping:
                 continue
-            route = self._route(record)
-            key = group_key(route, record.rule, record.severity, record.labels)
+            route, key = self._group_of(record)
             groups.setdefault(key, (route, []))[1].append(record)
 
         for key in list(self._timers):
@@ -467,6 +477,7 @@ class AlertEngine:
             if record.needs_resolved_announcement:
                 continue
             self._active.discard(fingerprint)
+            self._groups_of.pop(fingerprint, None)
 
     # -- housekeeping -------------------------------------------------------
 
@@ -491,6 +502,7 @@ class AlertEngine:
             for fingerprint in expired:
                 self._records.pop(fingerprint, None)
                 self._active.discard(fingerprint)
+                self._groups_of.pop(fingerprint, None)
                 self._dirty.discard(fingerprint)
             logger.info("forgot %d resolved alerts past their retention", len(expired))
             return len(expired)

@@ -23,6 +23,7 @@ SECTION_TEXT_LIMIT = 3_000
 HEADER_TEXT_LIMIT = 150
 # Blocks kept free for the header, dividers, the "and N more" line and the context.
 _RESERVED_BLOCKS = 6
+_TEXT_LINE_LIMIT = 300
 
 _SEVERITY_ICON = {"critical": ":rotating_light:", "warning": ":warning:", "info": ":information_source:"}
 _RESOLVED_ICON = ":white_check_mark:"
@@ -90,7 +91,8 @@ def _alert_section_text(line: AlertLine, resolved: bool) -> str:
 
 def _alert_text_line(line: AlertLine, resolved: bool) -> str:
     prefix = "RESOLVED" if resolved else line.severity.upper()
-    return f"[{prefix}] {line.summary} ({line.rule})"
+    # One very long summary must not push every other alert out of the text.
+    return truncate(f"[{prefix}] {line.summary} ({line.rule})", _TEXT_LINE_LIMIT)
 
 
 def _section(text: str) -> dict[str, Any]:
