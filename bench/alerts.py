@@ -1,9 +1,10 @@
 """Benchmark of the alert engine: events per second from rule evaluation to the outbox.
 
-Each scenario builds metric windows, runs them through ``MetricRules``, emits
-the events to a real ``AlertEngine`` and runs its processing cycle (dedup,
+Each scenario builds metric windows and runs them through ``MetricRules``.
+It emits the events to a real ``AlertEngine`` on a SQLite file in a
+temporary directory, and runs the engine's processing cycle (dedup,
 grouping, flood guard, one SQLite transaction into the outbox) every
-``--cycle`` events, on a SQLite file in a temporary directory. Time is
+``--cycle`` events. Time is
 simulated (10 s per window), so the numbers measure the code, not waiting.
 Nothing is sent to Slack.
 
@@ -59,7 +60,7 @@ class Clock:
 
 
 def storm_windows(count: int, hosts: int) -> Iterator[tuple[int, MetricWindow]]:
-    """A retry storm: every window above the expected peak, with high latency and errors."""
+    """Yield the windows of a retry storm: above the expected peak, with high latency and errors."""
     for index in range(count):
         start = START + WINDOW * (index // hosts)
         yield index % hosts, MetricWindow(
@@ -75,7 +76,7 @@ def storm_windows(count: int, hosts: int) -> Iterator[tuple[int, MetricWindow]]:
 
 
 def flapping_windows(count: int, hosts: int) -> Iterator[tuple[int, MetricWindow]]:
-    """Latency that crosses both levels every window, so every event is a state change."""
+    """Yield windows whose latency crosses both levels each time, so every event is a state change."""
     for index in range(count):
         start = START + WINDOW * (index // hosts)
         latency = 2.0 if (index // hosts) % 2 == 0 else 0.1

@@ -48,7 +48,7 @@ def test_timeout_retries_and_may_duplicate(make_harness: HarnessFactory) -> None
     while len(harness.double.accepted()) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    # The slow answer still posted the message: at least once, not exactly once.
+    # The slow response still posted the message: at least once, not exactly once.
     assert len(harness.double.accepted()) == 2
     assert harness.status()["sent"] == 1
     assert harness.status()["outbox_pending"] == 0

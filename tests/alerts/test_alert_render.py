@@ -1,4 +1,4 @@
-"""Slack messages stay within Slack's limits and say what is new, resolved or folded."""
+"""Slack messages stay within Slack's limits and state what is new, resolved or folded."""
 
 from __future__ import annotations
 

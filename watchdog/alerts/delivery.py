@@ -1,7 +1,7 @@
 """Delivery of outbox messages to Slack: the slack-sdk adapter and the delivery job.
 
 ``SlackSender`` is the only place that talks to Slack. It translates every
-answer into success, ``TransientServiceError`` (429 with its ``Retry-After``,
+response into success, ``TransientServiceError`` (429 with its ``Retry-After``,
 5xx, timeouts, connection failures) or ``PermanentServiceError`` (an
 ``ok: false`` error such as ``channel_not_found`` or ``invalid_auth``, a
 webhook's 4xx). Error texts are built here from status codes and Slack's
@@ -44,7 +44,7 @@ DEFAULT_RETRY_AFTER = 30.0
 
 @dataclass(frozen=True)
 class SendResult:
-    """What Slack returned for an accepted message."""
+    """Slack's identifiers of an accepted message."""
 
     ts: str | None
     channel_id: str | None
@@ -123,7 +123,7 @@ class SlackSender:
         except SlackApiError as exc:
             raise _api_error(operation, exc) from exc
         except SlackRequestError as exc:
-            # Raised by files_upload_v2 when the upload URL does not answer 200.
+            # Raised by files_upload_v2 when the upload URL does not return HTTP 200.
             raise TransientServiceError("Slack", operation, "the file upload step failed") from exc
         except SlackClientError as exc:
             raise PermanentServiceError("Slack", operation, type(exc).__name__) from exc
@@ -183,7 +183,7 @@ def _api_error(operation: str, exc: SlackApiError) -> TransientServiceError | Pe
 
 @dataclass
 class DeliveryReport:
-    """What one run of the delivery job did."""
+    """Counts of one run of the delivery job."""
 
     sent: int = 0
     retried: int = 0

@@ -71,7 +71,7 @@ ONE_SHOT_RETENTION = timedelta(days=400)
 
 @dataclass
 class CycleReport:
-    """What one ``process`` run did."""
+    """Counts of one ``process`` run."""
 
     events: int = 0
     queued: int = 0
@@ -508,6 +508,6 @@ class AlertEngine:
             return len(expired)
 
     def firing(self) -> list[AlertRecord]:
-        """Return the alerts firing now, as this process sees them."""
+        """Return the alerts firing now, as held in this process's memory."""
         with self._lock:
             return [r for r in self._records.values() if r.state == "firing"]

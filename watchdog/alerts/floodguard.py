@@ -29,7 +29,7 @@ class FoldedAlert:
 
 @dataclass(frozen=True)
 class Digest:
-    """What a closed window folded, for one digest message."""
+    """The announcements a closed window folded, for one digest message."""
 
     target: str
     window_start: datetime

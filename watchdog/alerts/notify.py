@@ -1,4 +1,4 @@
-"""When a group of alerts is announced and what its message says: Alertmanager's policy.
+"""When a group of alerts is announced and what its message contains: Alertmanager's policy.
 
 Pure functions of the group's timer, its members and the clock:
 
@@ -34,7 +34,7 @@ class GroupTimer:
 
 @dataclass(frozen=True)
 class GroupPlan:
-    """What one group does now: the alerts of its message and the records that change."""
+    """A due group's decision: the alerts of its message and the records that change."""
 
     key: str
     route: Route
@@ -59,7 +59,7 @@ class GroupPlan:
 
 
 def group_due(timer: GroupTimer, now: datetime, policy: NotificationPolicy) -> bool:
-    """Whether the group may send now: ``group_wait`` after its start, then every ``group_interval``."""
+    """Return whether the group may send: ``group_wait`` after its start, then each ``group_interval``."""
     if timer.last_sent_at is None:
         return now >= timer.created_at + policy.group_wait
     return now >= timer.last_sent_at + policy.group_interval

@@ -3,7 +3,7 @@
 A message is inserted once per ``dedup_key`` (a second insert is ignored).
 ``claim_due`` runs in a ``BEGIN IMMEDIATE`` transaction, so two processes
 on the same database file never claim the same message: the second waits
-for the first's commit and then sees the claim. It takes only the oldest
+for the first's commit and then finds the message claimed. It takes only the oldest
 unfinished message of each target (messages to one channel go out in order)
 and only targets whose ``next_send_at`` has passed, which is where the
 per-target minimum interval and Slack's ``Retry-After`` are enforced.

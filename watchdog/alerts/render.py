@@ -125,9 +125,9 @@ def fit_sections(sections: Sequence[str], room: int) -> list[dict[str, Any]]:
     """Return at most ``room`` section blocks, the last saying "and N more" when some do not fit."""
     if len(sections) <= room:
         return [_section(text) for text in sections]
-    shown = sections[: room - 1]
-    more = len(sections) - len(shown)
-    return [_section(text) for text in shown] + [_section(f"…and {more} more")]
+    kept = sections[: room - 1]
+    more = len(sections) - len(kept)
+    return [_section(text) for text in kept] + [_section(f"…and {more} more")]
 
 
 def render_group(notice: GroupNotice, source: str) -> dict[str, Any]:

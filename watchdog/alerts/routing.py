@@ -28,7 +28,7 @@ class Route:
     severities: tuple[str, ...] = ()
 
     def matches(self, rule: str, severity: str) -> bool:
-        """Whether an alert of ``rule`` and ``severity`` takes this route."""
+        """Return whether an alert of ``rule`` and ``severity`` takes this route."""
         if self.severities and severity not in self.severities:
             return False
         if not self.rules:

@@ -39,7 +39,7 @@ class Matcher:
             re.compile(self.value)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether ``labels`` satisfy this matcher; a missing label counts as the empty string."""
+        """Return whether ``labels`` satisfy this matcher; a missing label counts as empty."""
         actual = labels.get(self.label, "")
         if self.operator == "=":
             return actual == self.value
@@ -82,7 +82,7 @@ class ActiveSilence:
     ends_at: datetime
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether every matcher matches ``labels``."""
+        """Return whether every matcher matches ``labels``."""
         return all(matcher.matches(labels) for matcher in self.matchers)
 
 
@@ -146,7 +146,7 @@ def expire_silence(session: Session, silence_id: str, now: datetime) -> Silence:
 
 
 def is_active(silence: Silence, now: datetime) -> bool:
-    """Whether ``silence`` is in force at ``now``."""
+    """Return whether ``silence`` is in force at ``now``."""
     return silence.expired_at is None and silence.ends_at > now
 
 

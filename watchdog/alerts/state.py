@@ -9,10 +9,10 @@ Pure functions of values. The transitions of ``observe``::
     firing  --resolved----------------------------> resolved
 
 Each firing episode is numbered. Announcements are recorded per episode
-(``announced_episode``), not per fingerprint, so an alert that fires,
-resolves and fires again is announced again even when resolutions are not
-sent (Alertmanager misses that case because its notification log compares
-only the set of firing fingerprints).
+(``announced_episode``), not per fingerprint. So an alert that fires,
+resolves and fires again is announced again, even when resolutions are not
+sent. Alertmanager misses that case, because its notification log compares
+only the sets of firing fingerprints.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ Outcome = Literal["pending", "fired", "duplicate", "resolved", "cancelled", "ign
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """What the engine keeps about one alert (one fingerprint)."""
+    """The engine's record of one alert (one fingerprint)."""
 
     fingerprint: str
     rule: str

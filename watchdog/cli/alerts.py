@@ -1,7 +1,7 @@
 """``inference-watchdog alerts``: silence alerts, list alerts and silences, end a silence.
 
 These commands work on the database, so they work whether or not the daemon
-runs; a running daemon sees a new or expired silence within one cycle.
+runs. A running daemon applies a new or expired silence within one cycle.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def silence(
             silence_id, ends_at = created.id, created.ends_at
     finally:
         store.close()
-    shown = " ".join(str(matcher) for matcher in matchers)
-    click.echo(f"silence {silence_id} until {ends_at.isoformat(timespec='seconds')}: {shown}")
+    matcher_text = " ".join(str(matcher) for matcher in matchers)
+    click.echo(f"silence {silence_id} until {ends_at.isoformat(timespec='seconds')}: {matcher_text}")
 
 
 @alerts.command("expire")

@@ -140,18 +140,18 @@ class FlappingSettings(Section):
 
 
 class DeliverySettings(Section):
-    """How the outbox is delivered to Slack."""
+    """Outbox delivery to Slack and its retries."""
 
     interval: Duration = Field(
         timedelta(seconds=1), description="How often the delivery job looks for due messages."
     )
     backoff_initial: Duration = Field(
         timedelta(seconds=2),
-        description="Delay before the first retry after a 5xx answer or a timeout; doubles per "
+        description="Delay before the first retry after a 5xx response or a timeout; doubles per "
         "attempt, with jitter.",
     )
     backoff_max: Duration = Field(
-        timedelta(minutes=5), description="Longest delay between two retries."
+        timedelta(minutes=5), description="Maximum delay between two retries."
     )
     max_age: Duration = Field(
         timedelta(hours=24),
@@ -171,12 +171,15 @@ class DeliverySettings(Section):
     @model_validator(mode="after")
     def _backoff_ordered(self) -> DeliverySettings:
         if self.backoff_max < self.backoff_initial:
-            raise ValueError("backoff_max must be at least backoff_initial")
+            raise ValueError(
+                f"backoff_max {self.backoff_max} is shorter than backoff_initial "
+                f"{self.backoff_initial}: make backoff_max at least backoff_initial"
+            )
         return self
 
 
 class ThresholdRule(Section):
-    """A rule that fires above one level and clears below a lower one (hysteresis)."""
+    """A rule that fires above one level and clears at or below a lower one (hysteresis)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True)
 
@@ -343,5 +346,7 @@ class AlertSettings(Section):
         if duplicates:
             raise ValueError(f"route names must be unique; repeated: {', '.join(duplicates)}")
         if "default" in names:
-            raise ValueError("the route name 'default' is reserved for default_route")
+            raise ValueError(
+                "the route name 'default' is reserved for default_route: choose another name"
+            )
         return routes

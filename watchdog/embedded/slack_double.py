@@ -9,8 +9,8 @@ webhook URL) changed:
   ``files.completeUploadExternal``;
 - the upload URL of the three-step file upload, ``/upload/FILE_ID``, so that
   ``WebClient.files_upload_v2`` works end to end;
-- incoming webhooks at ``/services/T.../B.../SECRET``, answering ``ok`` as
-  text the way Slack's webhooks do;
+- incoming webhooks at ``/services/T.../B.../SECRET``, returning ``ok`` as
+  plain text, as Slack's webhooks do;
 - a control endpoint for fault injection (see ``watchdog.embedded.slack_faults``):
   ``GET``/``POST``/``DELETE /_double/faults``.
 
@@ -108,9 +108,9 @@ def safe_path(path: str) -> str:
 class SlackDouble:
     """The Slack API double: a threaded HTTP server, a request log, the API methods and faults.
 
-    ``clock`` stamps the recorded requests and bounds faults by time; tests
-    pass the same controlled clock they give the daemon, so that "sent
-    before Retry-After elapsed" is a comparison of two readings of one clock.
+    ``clock`` stamps the recorded requests and bounds faults by time. Tests
+    pass the same controlled clock they give the daemon, so "sent before
+    Retry-After elapsed" compares two readings of one clock.
     """
 
     def __init__(
@@ -202,7 +202,7 @@ class SlackDouble:
         return self.fault_plan.add(fault)
 
     def clear_faults(self) -> None:
-        """Remove every injected fault; the double answers normally again."""
+        """Remove every injected fault, so the double responds normally again."""
         self.fault_plan.clear()
 
     # -- what was received ------------------------------------------------
@@ -338,10 +338,10 @@ class SlackDouble:
                     )
                 )
             self._completed.extend(done)
-        shown = [
+        listed = [
             {"id": f.file_id, "name": f.filename, "title": f.title, "size": f.length} for f in done
         ]
-        return SlackReply(HTTPStatus.OK, {"ok": True, "files": shown})
+        return SlackReply(HTTPStatus.OK, {"ok": True, "files": listed})
 
     def receive_webhook(self, identity: str, raw: bytes) -> tuple[SlackReply, dict[str, Any]]:
         """Accept one incoming-webhook post; return the reply and the parsed body."""
@@ -357,7 +357,7 @@ class SlackDouble:
 
 
 def fault_reply(decision: FaultDecision, webhook: bool) -> SlackReply | None:
-    """Return the response a fault makes, or None for a slow answer that then proceeds."""
+    """Return the response a fault makes, or None for a slow response that then proceeds."""
     fault = decision.fault
     if fault.kind == "slow":
         time.sleep(fault.delay)
@@ -384,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
-        # The request line holds a webhook's secret path; log the masked path instead.
+        # The request line contains a webhook's secret path, so log the masked path instead.
         text = _WEBHOOK_PATH.sub(lambda match: safe_path(match.group(0)), format % args)
         logger.debug("slack double: %s", text)
 

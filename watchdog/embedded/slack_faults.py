@@ -1,4 +1,4 @@
-"""Fault injection for the Slack double: rate limits, server errors, slow answers, ``ok: false``.
+"""Fault injection for the Slack double: rate limits, server errors, slow responses, ``ok: false``.
 
 Tests add ``Fault`` objects through ``SlackDouble.add_fault`` or the double's
 HTTP control endpoint (``POST /_double/faults`` with the same fields as
@@ -71,7 +71,7 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
 
     def applies(self, method: str, now: datetime) -> bool:
-        """Whether this fault is in force for a request to ``method`` at ``now``."""
+        """Return whether this fault is in force for a request to ``method`` at ``now``."""
         if self.method not in ("*", method):
             return False
         if self.until is not None and now >= self.until:
@@ -110,7 +110,7 @@ class Fault:
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What the double does for one request instead of (or before) answering normally."""
+    """The fault that decides one request's response, in place of (or before) the normal one."""
 
     fault: Fault
     # For channel_rate: the seconds the sender must still wait.
