@@ -79,10 +79,9 @@ def save_records(session: Session, records: Iterable[AlertRecord]) -> None:
     rows = [record_to_row(record) for record in records]
     if not rows:
         return
-    table = AlertStateRow.__table__
-    statement = insert(table)
+    statement = insert(AlertStateRow)
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.fingerprint],
+        index_elements=[AlertStateRow.fingerprint],
         set_={name: statement.excluded[name] for name in _RECORD_COLUMNS if name != "fingerprint"},
     )
     # A Core executemany on the session's connection: the ORM's bulk path costs more than SQLite.
