@@ -162,6 +162,24 @@ def test_flapping_alert_sends_one_notice(make_harness: HarnessFactory) -> None:
     assert harness.status()["suppressed_by_reason"]["flapping"] > 0
 
 
+def test_flapping_then_resolved_sends_resolution(make_harness: HarnessFactory) -> None:
+    harness = make_harness(alerts={"flapping": {"stable_for": "3m"}})
+    harness.engine.emit(firing(at=harness.clock()))
+    harness.run_for(40)
+
+    for flip in range(1, 6):
+        event = firing if flip % 2 == 0 else resolved
+        harness.engine.emit(event(at=harness.clock()))
+        harness.run_for(5)
+    harness.run_for(400)
+
+    sent = texts(harness.double.accepted())
+    assert len(sent) == 3
+    assert sent[0].startswith("[FIRING:1] latency_p99")
+    assert sent[1].startswith("[FLAPPING] latency_p99")
+    assert sent[2].startswith("[RESOLVED:1] latency_p99")
+
+
 def test_silence_holds_alert_and_counts(make_harness: HarnessFactory) -> None:
     harness = make_harness()
     with harness.store.write_session() as session:

@@ -5,9 +5,10 @@ wait for the database or the network. ``process`` (a job every second)
 drains the queue, applies each event to its alert's state, decides which
 groups announce what, and in one SQLite transaction stores the alert states,
 the outbox messages, the flood-guard budgets and the counters. Because the
-announcement and the message commit together, a crash at any instant either
-keeps both or neither: an alert is never announced twice, and an
-announcement is never lost.
+record of an announcement and its message commit together, a crash at any
+instant keeps both or neither. So an alert episode is never queued twice,
+and a queued announcement is never lost (delivery itself is at least once,
+see ``watchdog.alerts.outbox``).
 
 Events still in the queue when the process is killed are lost. Producers
 re-emit level conditions on every evaluation (``MetricRules`` does), so
@@ -191,10 +192,11 @@ class AlertEngine:
 
     def _process(self) -> CycleReport:
         now = self._now()
-        events = self._drain()
-        report = CycleReport(events=len(events))
+        # Read before draining, so that a failed read leaves the events queued.
         with self._store.session() as session:
             silences = load_active_silences(session, now)
+        events = self._drain()
+        report = CycleReport(events=len(events))
 
         self._apply_events(events, silences)
         self._settle_flapping(now)

@@ -64,13 +64,16 @@ class AlertRecord:
 
     @property
     def needs_resolved_announcement(self) -> bool:
-        """Whether this alert resolved after its firing was announced, and that is not queued yet."""
+        """Whether this alert resolved after a firing was announced, and that is not queued yet.
+
+        The announced firing may be an earlier episode than the last one, when
+        later episodes came and went unannounced (within a group interval, or
+        while the alert was flapping).
+        """
         return (
             self.state == "resolved"
             and not self.one_shot
-            and self.episode > 0
-            and self.announced_episode == self.episode
-            and self.resolved_announced_episode < self.episode
+            and self.announced_episode > self.resolved_announced_episode
         )
 
     @property
