@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from watchdog.config.alerts import AlertSettings
 from watchdog.config.metrics import MetricsSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod

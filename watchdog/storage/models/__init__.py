@@ -4,6 +4,13 @@ Each capability keeps its tables in its own module here and its own
 migration under ``migrations/versions``.
 """
 
+from watchdog.storage.models.alerts import (
+    AlertCounter,
+    AlertStateRow,
+    AlertTarget,
+    OutboxMessage,
+    Silence,
+)
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
 from watchdog.storage.models.metrics import (
@@ -14,6 +21,9 @@ from watchdog.storage.models.metrics import (
 )
 
 __all__ = [
+    "AlertCounter",
+    "AlertStateRow",
+    "AlertTarget",
     "Base",
     "DaemonRun",
     "JobRun",
@@ -21,4 +31,6 @@ __all__ = [
     "MetricRollup",
     "MetricSpoolEntry",
     "MetricState",
+    "OutboxMessage",
+    "Silence",
 ]
