@@ -63,7 +63,11 @@ class ExpositionServer:
                     length = server.declared_length if server.declared_length is not None else len(body)
                     self.send_header("Content-Length", str(length))
                     self.end_headers()
-                    self.wfile.write(body)
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        # The scraper hung up on a body over its size cap.
+                        return
                     return
                 self.send_header("Connection", "close")
                 self.end_headers()

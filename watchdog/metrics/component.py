@@ -3,7 +3,8 @@
 Jobs, all on the wall clock in UTC:
 
 - ``metrics-tick`` at every multiple of ``metrics.interval`` (``:00``,
-  ``:10``, ...): scrape, build the window, record it, publish it;
+  ``:10``, ...): scrape, build the window, record it, publish it, and hand
+  it to the alert rules with the spool depth and CloudWatch failures;
 - ``metrics-backfill`` half an interval later: drain the spool;
 - ``metrics-rollup-purge`` hourly: delete rollups past their retention.
 """
@@ -11,11 +12,14 @@ Jobs, all on the wall clock in UTC:
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from watchdog.alerts.rules import HealthRules, HealthSample, MetricRules
+from watchdog.metrics.alerting import alert_window
 from watchdog.metrics.datums import dimension_sets
 from watchdog.metrics.memory import MemoryReader
 from watchdog.metrics.pipeline import MetricsPipeline, PipelineSettings
@@ -48,6 +52,10 @@ class MetricsComponent:
         self._context = context
         self._settings = context.settings.metrics
         self.pipeline: MetricsPipeline | None = None
+        settings = context.settings
+        labels = {"service": settings.service_name, "host": settings.host_name}
+        self.rules = MetricRules(settings.alerts.rules, labels)
+        self.health = HealthRules(settings.alerts.health, labels)
 
     def jobs(self) -> list[JobSpec]:
         if not self._settings.enabled:
@@ -98,9 +106,26 @@ class MetricsComponent:
             self.pipeline.scraper.close()
 
     def tick(self) -> None:
-        """Run one tick of the pipeline."""
-        if self.pipeline is not None:
-            self.pipeline.tick()
+        """Run one tick of the pipeline and pass what it saw to the alert rules."""
+        if self.pipeline is None:
+            return
+        window = self.pipeline.tick()
+        if window is None:
+            return
+
+        events = []
+        observed = alert_window(window)
+        if observed is not None:
+            events.extend(self.rules.evaluate(observed))
+        health = HealthSample(
+            at=window.start + timedelta(seconds=window.seconds),
+            spool_depth=self.pipeline.spool.stats().windows,
+            cloudwatch_consecutive_failures=self.pipeline.consecutive_failures,
+        )
+        events.extend(self.health.evaluate(health))
+        sink = self._context.services.alert_sink
+        for event in events:
+            sink.emit(event)
 
     def backfill(self) -> None:
         """Run one backfill pass of the pipeline."""

@@ -118,7 +118,8 @@ class MetricsPipeline:
         self._previous_identity: WorkerIdentity | None = None
         self._baseline: IdleBaseline | None = None
         self._last_tick: datetime | None = None
-        self._failing = False
+        # Ticks in a row whose PutMetricData request failed; 0 after a success.
+        self.consecutive_failures = 0
 
         # Shared with the backfill job's thread.
         self._lock = threading.Lock()
@@ -205,9 +206,7 @@ class MetricsPipeline:
             logger.warning("scrape of %s skipped: %s", url, exc)
             return None
         if not reading.recognised:
-            logger.warning(
-                "no sample of the %r preset in %s: check metrics.preset", self.preset.name, url
-            )
+            logger.warning("no sample of the %r preset in %s: check metrics.preset", self.preset.name, url)
         return reading
 
     def _read_memory(
@@ -286,16 +285,19 @@ class MetricsPipeline:
         counts[SPOOLED] += len(windows)
 
     def _note_failure(self, exc: ExternalServiceError, windows: int) -> None:
-        if not self._failing:
+        if self.consecutive_failures == 0:
             logger.warning("PutMetricData failed, %d windows spooled for backfill: %s", windows, exc)
         else:
             logger.debug("PutMetricData still failing, %d more windows spooled: %s", windows, exc)
-        self._failing = True
+        self.consecutive_failures += 1
 
     def _note_success(self) -> None:
-        if self._failing:
-            logger.info("PutMetricData succeeds again; spooled windows will be backfilled")
-        self._failing = False
+        if self.consecutive_failures:
+            logger.info(
+                "PutMetricData succeeds again after %d failed ticks; spooled windows will be backfilled",
+                self.consecutive_failures,
+            )
+        self.consecutive_failures = 0
         with self._lock:
             self._backfill_failures = 0
             self._backfill_after = None
