@@ -226,7 +226,7 @@ class Daemon:
         for component in reversed(self.components):
             try:
                 component.stop()
-            except Exception:  # noqa: BLE001 - one component's failure must not keep others running
+            except Exception:
                 logger.exception("stopping component %s failed", component.name)
         try:
             with self.store.session() as session:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -95,9 +96,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written."
     )
-    aws: AwsSettings = Field(default_factory=AwsSettings)  # type: ignore[arg-type]
-    slack: SlackSettings = Field(default_factory=SlackSettings)  # type: ignore[arg-type]
-    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @classmethod
     def settings_customise_sources(

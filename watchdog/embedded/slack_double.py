@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
     slack: SlackDouble
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("slack double: " + format, *args)
 
     def do_GET(self) -> None:
