@@ -101,7 +101,7 @@ def test_cache_entry_expires_after_ttl(make_client: Callable[..., httpx.Client])
     assert metric_values(client)["inference_duration_seconds_count"] == 2
 
 
-def test_stale_answer_served_when_inference_fails(
+def test_stale_predictions_when_inference_fails(
     make_client: Callable[..., httpx.Client], digits_model: digits.BuiltModel, tmp_path: Path
 ) -> None:
     # Under load-per-request every batch reads the model file, so deleting it
@@ -144,15 +144,15 @@ def test_healthz_is_503_until_model_loaded(
     client = make_client(model_source=slow_source)
 
     loading = client.get("/healthz")
-    refused = client.post("/predict", json={"inputs": sample_inputs()})
+    rejected = client.post("/predict", json={"inputs": sample_inputs()})
     release.set()
     wait_until_ready(client)
 
     assert loading.status_code == 503
     assert loading.json() == {"status": "loading"}
-    assert refused.status_code == 503
-    assert refused.headers["Retry-After"] == "1"
-    assert refused.json() == {"error": "the model is not loaded yet; retry later"}
+    assert rejected.status_code == 503
+    assert rejected.headers["Retry-After"] == "1"
+    assert rejected.json() == {"error": "the model is not loaded yet; retry later"}
     assert client.get("/healthz").json() == {"status": "ok"}
     assert request_outcomes(metric_values(client))["not_ready"] == 1
 

@@ -34,7 +34,7 @@ def test_entry_expires_at_ttl() -> None:
     assert cache.get_fresh(b"k") is None
 
 
-def test_expired_entry_is_kept_for_stale_answers() -> None:
+def test_expired_entry_kept_for_stale_reads() -> None:
     clock = Clock()
     cache = PredictionCache(ttl=1, max_entries=10, clock=clock)
     cache.put(b"k", [7])

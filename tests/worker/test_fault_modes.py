@@ -19,16 +19,16 @@ def test_crash_after_exits_one_after_n_requests(start_worker: StartWorker) -> No
     worker = start_worker("--fault", "crash-after", "--crash-after", "3", "--rate-limit", "0")
     url = f"{worker.base_url}/predict"
 
-    answers = [httpx.post(url, json=BODY, timeout=READY_TIMEOUT) for _ in range(3)]
+    responses = [httpx.post(url, json=BODY, timeout=READY_TIMEOUT) for _ in range(3)]
     assert worker.process is not None
     status = worker.process.wait(READY_TIMEOUT)
 
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [response.status_code for response in responses] == [200, 200, 200]
     assert status == 1
     assert "crash-after fault: exiting with status 1 after 3 /predict requests" in worker.log_text()
 
 
-def test_hang_stops_answering_health_checks(start_worker: StartWorker) -> None:
+def test_hang_stops_health_checks(start_worker: StartWorker) -> None:
     worker = start_worker("--fault", "hang", "--hang-after", "1", "--rate-limit", "0")
 
     first = httpx.post(f"{worker.base_url}/predict", json=BODY, timeout=READY_TIMEOUT)

@@ -62,7 +62,7 @@ def test_steady_run_against_worker(start_worker: StartWorker) -> None:
 
 
 def test_retry_storm_retries_rate_limited_requests(start_worker: StartWorker) -> None:
-    # Two tokens, then one per 100 s: the third request is refused until the run ends.
+    # Two tokens, then one per 100 s, so the third request is rate limited until the run ends.
     worker = start_worker("--rate-limit", "0.01", "--rate-burst", "2")
 
     result = run_load(

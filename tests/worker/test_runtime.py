@@ -89,6 +89,6 @@ def test_score_output_becomes_argmax() -> None:
     assert predictions_from_output(scores, 2) == [1, 0]
 
 
-def test_output_of_wrong_batch_size_is_an_inference_error() -> None:
+def test_wrong_output_batch_raises() -> None:
     with pytest.raises(InferenceError, match="output of shape \\(3,\\) for 2 samples"):
         predictions_from_output(np.array([1, 2, 3]), 2)

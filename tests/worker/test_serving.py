@@ -25,22 +25,22 @@ def sample_inputs(count: int = 1, offset: int = 0) -> list[list[float]]:
     return [samples[offset + index].tolist() for index in range(count)]
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(condition: Callable[[], bool], description: str) -> None:
     deadline = time.monotonic() + DEADLINE
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {description}"
         time.sleep(0.02)
 
 
 def post_in_background(url: str, body: dict[str, object]) -> tuple[threading.Thread, list[httpx.Response]]:
-    answers: list[httpx.Response] = []
+    responses: list[httpx.Response] = []
 
     def send() -> None:
-        answers.append(httpx.post(url, json=body, timeout=DEADLINE))
+        responses.append(httpx.post(url, json=body, timeout=DEADLINE))
 
     thread = threading.Thread(target=send)
     thread.start()
-    return thread, answers
+    return thread, responses
 
 
 def test_predictions_equal_scikit_learn_on_held_out_samples(
@@ -76,7 +76,7 @@ def test_model_loaded_once_under_concurrent_load(start_worker: StartWorker) -> N
     assert outcomes["ok"] + outcomes["cache_hit"] == 500
 
 
-def test_queue_full_and_rate_limit_answers_are_counted(start_worker: StartWorker) -> None:
+def test_queue_full_and_rate_limit_counted(start_worker: StartWorker) -> None:
     # One inference thread, one queue slot, 3 s per inference; 5 tokens and
     # then one token per 100 s, so the sixth and seventh requests are limited.
     worker = start_worker(
@@ -96,9 +96,9 @@ def test_queue_full_and_rate_limit_answers_are_counted(start_worker: StartWorker
     url = f"{worker.base_url}/predict"
     body = {"inputs": sample_inputs()}
 
-    running, running_answer = post_in_background(url, body)
+    running, running_responses = post_in_background(url, body)
     wait_for(lambda: worker.metrics()["inference_in_flight"] == 1, "the first inference")
-    queued, queued_answer = post_in_background(url, body)
+    queued, queued_responses = post_in_background(url, body)
     wait_for(lambda: worker.metrics()["inference_queue_depth"] == 1, "the queued batch")
     full = [httpx.post(url, json=body, timeout=DEADLINE) for _ in range(3)]
     limited = [httpx.post(url, json=body, timeout=DEADLINE) for _ in range(2)]
@@ -106,16 +106,16 @@ def test_queue_full_and_rate_limit_answers_are_counted(start_worker: StartWorker
     queued.join(DEADLINE)
     outcomes = request_outcomes(worker.metrics())
 
-    assert [answer.status_code for answer in full] == [503, 503, 503]
-    assert [answer.headers["Retry-After"] for answer in full] == ["1", "1", "1"]
+    assert [response.status_code for response in full] == [503, 503, 503]
+    assert [response.headers["Retry-After"] for response in full] == ["1", "1", "1"]
     assert full[0].json() == {
         "error": "inference queue full (1 batches waiting); retry after the Retry-After delay"
     }
-    assert [answer.status_code for answer in limited] == [429, 429]
-    assert all(1 <= int(answer.headers["Retry-After"]) <= 100 for answer in limited)
+    assert [response.status_code for response in limited] == [429, 429]
+    assert all(1 <= int(response.headers["Retry-After"]) <= 100 for response in limited)
     assert limited[0].json()["error"].startswith("rate limit of 0.01 requests per second exceeded")
-    assert running_answer[0].status_code == 200
-    assert queued_answer[0].status_code == 200
+    assert running_responses[0].status_code == 200
+    assert queued_responses[0].status_code == 200
     assert outcomes["queue_full"] == 3
     assert outcomes["rate_limited"] == 2
     assert outcomes["ok"] == 2
@@ -168,7 +168,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(start_worker: StartW
         thread.join(DEADLINE)
 
     assert status == 0
-    assert [answers[0].status_code for _, answers in senders] == [200] * 6
+    assert [responses[0].status_code for _, responses in senders] == [200] * 6
     assert "received SIGTERM, finishing in-flight requests" in worker.log_text()
 
 

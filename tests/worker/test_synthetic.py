@@ -25,7 +25,7 @@ def test_generated_file_has_requested_size(tmp_path: Path) -> None:
 
     assert model.square_layers == 6
     assert model.weight_bytes == target + (64 * 256 + 256 * 10) * 4
-    # The file holds the raw weights plus a few hundred bytes of graph.
+    # The file contains the raw weights plus a few hundred bytes of graph.
     assert model.weight_bytes < model.path.stat().st_size < model.weight_bytes + 4096
 
 

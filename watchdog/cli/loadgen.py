@@ -39,7 +39,7 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> t
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="Most requests in flight at once.",
+    help="Maximum number of requests in flight at once.",
 )
 @click.option(
     "--duration",
@@ -75,7 +75,7 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> t
     type=click.FloatRange(min=0.001),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for each answer.",
+    help="Seconds to wait for each response.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.pass_obj

@@ -104,13 +104,13 @@ def worker() -> None:
     "--hang-after",
     type=click.IntRange(min=0),
     metavar="N",
-    help="/predict requests answered before the hang fault starts [default: 0].",
+    help="/predict requests served before the hang fault starts [default: 0].",
 )
 @click.option(
     "--crash-after",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Exit with status 1 after answering this many /predict requests.",
+    help="Exit with status 1 after responding to this many /predict requests.",
 )
 @click.option(
     "--slow-ms",
@@ -133,9 +133,9 @@ def worker() -> None:
     metavar="DURATION",
     help="Lifetime of a cached prediction, such as 15m; 0 turns the cache off.",
 )
-@click.option("--cache-size", type=click.IntRange(min=1), help="Most cached predictions.")
+@click.option("--cache-size", type=click.IntRange(min=1), help="Maximum number of cached predictions.")
 @click.option("--max-body", callback=_parse_size, metavar="SIZE", help="Largest request body, such as 1MiB.")
-@click.option("--max-batch", type=click.IntRange(min=1), help="Most samples per request.")
+@click.option("--max-batch", type=click.IntRange(min=1), help="Maximum number of samples per request.")
 @click.option(
     "--shutdown-timeout",
     callback=_parse_duration,

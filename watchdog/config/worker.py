@@ -44,13 +44,13 @@ class WorkerSettings(Section):
         64,
         ge=1,
         description="Requests that may wait for an inference thread; when the queue is full "
-        "the worker answers 503 with Retry-After.",
+        "the worker responds 503 with Retry-After.",
     )
     rate_limit: float = Field(
         10.0,
         ge=0,
         description="Requests per second allowed to each client address (token bucket); 0 "
-        "turns rate limiting off. Over the limit the worker answers 429 with Retry-After.",
+        "turns rate limiting off. Over the limit the worker responds 429 with Retry-After.",
     )
     rate_burst: int = Field(
         20, ge=1, description="Requests a client may send at once before the rate limit applies."
@@ -70,7 +70,7 @@ class WorkerSettings(Section):
         ge=1,
         description="Largest /predict request body accepted (such as '1MiB'); larger bodies get 413.",
     )
-    max_batch: int = Field(256, ge=1, description="Most samples accepted in one /predict request.")
+    max_batch: int = Field(256, ge=1, description="Maximum number of samples in one /predict request.")
     load_per_request_threads: int = Field(
         40,
         ge=1,

@@ -1,6 +1,6 @@
 """The worker's ASGI app: ``POST /predict``, ``GET /healthz`` and ``GET /metrics``.
 
-Request and answer of /predict::
+Request and response of /predict::
 
     {"inputs": [[64 floats], ...]}
     {"predictions": [3, ...], "cached": false, "stale": false}
@@ -85,7 +85,7 @@ def create_app(service: WorkerService) -> Starlette:
         service.metrics.request_duration.observe(time.perf_counter() - started)
         response = to_response(reply)
         if service.faults.should_crash(number):
-            # Runs after the answer is sent, so the client gets it before the exit.
+            # Runs after the response is sent, so the client receives it before the exit.
             response.background = BackgroundTask(service.crash, number)
         return response
 

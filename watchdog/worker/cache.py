@@ -1,7 +1,7 @@
-"""The prediction cache: identical inputs within the TTL get the stored answer without inference.
+"""The prediction cache: identical inputs within the TTL get the stored predictions without inference.
 
 Expired entries stay until the size bound pushes them out, because when
-inference fails the worker serves the last known answer, marked stale,
+inference fails the worker returns the last known predictions, marked stale,
 rather than an error. The cache is used from the event loop only, so it
 takes no lock.
 """
@@ -36,7 +36,7 @@ def cache_key(batch: npt.NDArray[np.floating[Any]]) -> bytes:
 
 
 class PredictionCache:
-    """At most ``max_entries`` predictions, fresh for ``ttl`` seconds, least recently used dropped."""
+    """Up to ``max_entries`` predictions, fresh for ``ttl`` seconds, least recently used dropped first."""
 
     def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
         if ttl <= 0 or max_entries < 1:
@@ -58,7 +58,7 @@ class PredictionCache:
         return entry.predictions
 
     def get_any(self, key: bytes) -> tuple[int, ...] | None:
-        """Return the predictions stored under ``key`` however old, for a stale answer."""
+        """Return the predictions stored under ``key`` however old, for a stale response."""
         entry = self._entries.get(key)
         return entry.predictions if entry is not None else None
 

@@ -4,9 +4,9 @@
   as many threads as ``worker.load_per_request_threads`` (the classic
   production mistake: memory and latency grow with concurrency).
 - ``leak``: keep ``leak_bytes`` of written memory per /predict request.
-- ``hang``: after ``hang_after`` /predict requests, stop answering /healthz
-  and /predict (the process stays up and /metrics still answers).
-- ``crash-after``: exit with status 1 right after answering the
+- ``hang``: after ``hang_after`` /predict requests, stop responding to
+  /healthz and /predict (the process stays up and /metrics still responds).
+- ``crash-after``: exit with status 1 right after responding to the
   ``crash_after``-th /predict request.
 - ``slow``: sleep ``slow_ms`` milliseconds in the inference thread before
   each batch.
@@ -23,7 +23,7 @@ DEFAULT_LEAK_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class FaultConfig:
-    """Which faults are on, with their parameters."""
+    """The fault modes that are on, with their parameters; all off by default."""
 
     load_per_request: bool = False
     leak_bytes: int | None = None
@@ -52,7 +52,7 @@ class FaultConfig:
         return self.hang_after is not None and received >= self.hang_after
 
     def should_crash(self, predict_requests: int) -> bool:
-        """Return whether the worker exits after answering request ``predict_requests``."""
+        """Return whether the worker exits after responding to request ``predict_requests``."""
         return self.crash_after is not None and predict_requests >= self.crash_after
 
 

@@ -13,14 +13,14 @@ from watchdog.worker.runtime import InputSpec
 
 
 class InvalidRequestError(InputError):
-    """A request the worker rejects, with the HTTP status to answer."""
+    """A request the worker rejects, with the HTTP status of the response."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)
 
 
-# What a non-numeric numpy array kind means in a JSON request.
+# Descriptions of the non-numeric numpy array kinds a JSON request can produce.
 _KIND_NAMES = {
     "U": "strings",
     "S": "strings",

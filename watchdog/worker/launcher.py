@@ -137,11 +137,11 @@ class WorkerProcess:
         raise WorkerError(f"worker wrote no port file within {timeout:.0f}s; log:\n{self.log_text()}")
 
     def wait_ready(self, timeout: float) -> None:
-        """Wait until ``/healthz`` answers 200; raise ``WorkerError`` if it exits or times out."""
+        """Wait until ``/healthz`` returns 200; raise ``WorkerError`` if it exits or times out."""
         deadline = time.monotonic() + timeout
         if self.port is None:
             self.wait_for_port(timeout)
-        last = "no answer"
+        last = "no response"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise WorkerError(

@@ -19,7 +19,7 @@ from prometheus_client import (
 # Every value of the ``outcome`` label of inference_requests_total:
 #   ok            inference ran and its predictions were returned
 #   cache_hit     a fresh cached prediction was returned without inference
-#   error         inference failed (a stale cached answer may still have been served)
+#   error         inference failed (a stale cached response may still have been returned)
 #   queue_full    every inference thread was busy and the queue was full: 503
 #   rate_limited  the client's token bucket was empty: 429
 #   invalid       the request was malformed or too large: 400 or 413
@@ -53,9 +53,11 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         ProcessCollector(registry=self.registry)
+
         self.inference_duration = Histogram(
             "inference_duration_seconds",
-            "Time ONNX Runtime spent running one batch.",
+            "Time an inference thread spent on one batch: the run, plus the slow fault's delay "
+            "and, under the load-per-request fault, the session creation.",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -67,10 +69,11 @@ class WorkerMetrics:
         )
         self.request_duration = Histogram(
             "inference_request_duration_seconds",
-            "Time from receiving a /predict request to having its answer, for every outcome.",
+            "Time from receiving a /predict request to having its response, for every outcome.",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
         self.queue_depth = Gauge(
             "inference_queue_depth",
             "Batches waiting for an inference thread.",
@@ -81,6 +84,7 @@ class WorkerMetrics:
             "Batches being run by ONNX Runtime right now.",
             registry=self.registry,
         )
+
         self.requests = Counter(
             "inference_requests",
             "/predict requests by outcome.",
@@ -90,6 +94,7 @@ class WorkerMetrics:
         for outcome in OUTCOMES:
             # Created up front so every outcome reads 0 before it first happens.
             self.requests.labels(outcome=outcome)
+
         self.model_loads = Counter(
             "inference_model_loads",
             "Times an InferenceSession was created from the model file.",

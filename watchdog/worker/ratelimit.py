@@ -1,9 +1,12 @@
 """A token bucket per client address.
 
-Each client's bucket holds at most ``burst`` tokens and refills at ``rate``
+Each client's bucket contains up to ``burst`` tokens and refills at ``rate``
 tokens per second; a request takes one token. With no token left the
-answer is 429, and ``Retry-After`` says when the next token arrives. The
+response is 429, and ``Retry-After`` gives the seconds until the next token. The
 limiter is called from the event loop only, so it takes no lock.
+
+NOTE: the client address is the TCP peer. Behind a reverse proxy every
+client shares the proxy's bucket, because ``X-Forwarded-For`` is not trusted.
 """
 
 from __future__ import annotations

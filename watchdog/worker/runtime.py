@@ -1,6 +1,6 @@
 """ONNX Runtime behind the worker: session options, loading a model, running a batch.
 
-One ``LoadedModel`` holds one ``InferenceSession``. ``InferenceSession.run``
+One ``LoadedModel`` wraps one ``InferenceSession``. ``InferenceSession.run``
 is safe to call from several threads at once, so the worker creates the
 session once and shares it between its inference threads. ONNX Runtime's
 own exceptions are translated here into ``ModelLoadError`` and
@@ -52,7 +52,7 @@ def onnxruntime_errors() -> tuple[type[Exception], ...]:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model file and, when the file does not say, how to feed it.
+    """A model file and, where its metadata is incomplete, how to feed it.
 
     ``sample_shape`` is the shape of one sample without the batch dimension,
     such as ``(64,)`` or ``(3, 224, 224)``.
@@ -65,7 +65,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a request must contain: the input's name, dtype, sample shape and fixed batch size."""
+    """The model input a request feeds: its name, dtype, sample shape and fixed batch size."""
 
     name: str
     dtype: type[np.floating[Any]]
@@ -76,9 +76,9 @@ class InputSpec:
 def session_options(threads: int) -> Any:
     """Build ``SessionOptions`` for a process that shares its host with other work.
 
-    ``threads`` sizes the intra-op pool; inter-op parallelism is off, and the
-    pools sleep when idle instead of spinning (ONNX Runtime spins by default,
-    which burns a core between requests).
+    ``threads`` sizes the intra-op pool, and inter-op parallelism is off. The
+    pools sleep when idle instead of spinning, because ONNX Runtime spins by
+    default and so burns a core between requests.
     """
     import onnxruntime as ort
 
@@ -154,8 +154,8 @@ def resolve_input(
             )
         sample_shape = tuple(int(dim) for dim in model_sample)
     elif len(sample_shape) != len(model_sample) or any(
-        isinstance(dim, int) and dim > 0 and dim != wanted
-        for dim, wanted in zip(model_sample, sample_shape, strict=True)
+        isinstance(dim, int) and dim > 0 and dim != requested
+        for dim, requested in zip(model_sample, sample_shape, strict=True)
     ):
         raise ModelLoadError(
             f"--input-shape {','.join(map(str, sample_shape))} does not fit input {name!r} of "

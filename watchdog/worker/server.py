@@ -3,8 +3,8 @@
 SIGTERM (or Ctrl-C) closes the listening socket at once, lets in-flight
 requests finish for up to ``worker.shutdown_timeout``, stops the inference
 threads and returns 0. A model that cannot be loaded stops the server and
-returns 1, so a supervisor sees a failed start instead of a worker that is
-never ready.
+returns 1, so that a supervisor detects a failed start instead of waiting
+for a worker that is never ready.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class _WorkerServer(uvicorn.Server):
 
 
 def _ignore_replayed_signal(signum: int, frame: FrameType | None) -> None:
-    # uvicorn re-raises the stopping signal once it has shut down; by then the
-    # work is done, and the default action would turn exit status 0 into a kill.
+    # uvicorn re-raises the stopping signal once it has shut down. By then the work
+    # is done, and the default action would turn exit status 0 into death by signal.
     logger.debug("shutdown complete after %s", signal.Signals(signum).name)
 
 

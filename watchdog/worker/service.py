@@ -3,7 +3,7 @@
 ``WorkerService`` owns the shared model, the inference pool, the token
 buckets and the prediction cache; ``watchdog.worker.app`` only maps HTTP
 onto it. The model loads in a background thread after the server starts
-listening, so /healthz can say 503 until it is ready.
+listening, so /healthz returns 503 until it is ready.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from watchdog.worker.runtime import InputSpec, LoadedModel, ModelSpec
 
 logger = logging.getLogger(__name__)
 
-# Retry-After for 503 answers: a queue drains, and a model loads, within seconds.
+# Retry-After for 503 responses, because a queue drains and a model loads within seconds.
 UNAVAILABLE_RETRY_AFTER = 1
 
 
 @dataclass(frozen=True)
 class Reply:
-    """An HTTP answer: status, JSON body and extra headers."""
+    """An HTTP response: status, JSON body and extra headers."""
 
     status: int
     body: dict[str, Any]
@@ -50,13 +50,13 @@ def retry_after_header(seconds: float) -> dict[str, str]:
 
 
 def error_reply(status: int, message: str, retry_after: float | None = None) -> Reply:
-    """Build an error answer ``{"error": message}``, with ``Retry-After`` when given."""
+    """Build an error response ``{"error": message}``, with ``Retry-After`` when given."""
     headers = retry_after_header(retry_after) if retry_after is not None else {}
     return Reply(status, {"error": message}, headers)
 
 
 def predictions_reply(predictions: list[int] | tuple[int, ...], cached: bool, stale: bool) -> Reply:
-    """Build the 200 answer of /predict."""
+    """Build the 200 response of /predict."""
     return Reply(200, {"predictions": list(predictions), "cached": cached, "stale": stale})
 
 
@@ -135,10 +135,15 @@ class WorkerService:
             spec = self._model_source()
             model = LoadedModel(spec, self.threads)
         except WorkerError as exc:
-            self.load_error = str(exc)
-            logger.error("model load failed: %s", exc)
-            if self._on_load_failure is not None:
-                self._on_load_failure(exc)
+            self._fail_load(exc)
+            return
+        except Exception as exc:
+            # Anything else (a bug, a broken install) must also end in a failed
+            # start, or the worker would report "loading" forever.
+            logger.exception("model load failed unexpectedly")
+            error = WorkerError(f"loading the model failed: {exc!r}")
+            error.__cause__ = exc
+            self._fail_load(error)
             return
         self.metrics.record_model_load(model.load_seconds, model.size_bytes)
         self._spec = spec
@@ -155,6 +160,12 @@ class WorkerService:
             self.threads,
         )
         self._ready.set()
+
+    def _fail_load(self, error: WorkerError) -> None:
+        self.load_error = str(error)
+        logger.error("model load failed: %s", error)
+        if self._on_load_failure is not None:
+            self._on_load_failure(error)
 
     def _run_batch(self, batch: Batch) -> list[int]:
         """Run one batch on an inference thread, applying the slow and load-per-request faults."""
@@ -180,7 +191,7 @@ class WorkerService:
         return self._predict_requests, hang
 
     def is_hung(self) -> bool:
-        """Whether the hang fault has started, so /healthz must not answer."""
+        """Whether the hang fault has started, so /healthz must not respond."""
         return self.faults.is_hung(self._predict_requests)
 
     def health(self) -> Reply:
@@ -212,7 +223,7 @@ class WorkerService:
         return None
 
     def reject(self, client: str, error: InvalidRequestError) -> Reply:
-        """Count and answer a malformed or oversized request."""
+        """Count a malformed or oversized request and build its 400 or 413 response."""
         self.metrics.count("invalid")
         logger.info("rejected /predict from %s: %s", client, error)
         return error_reply(error.status, str(error))
@@ -224,7 +235,7 @@ class WorkerService:
         return parse_inputs(body, self._input, self.settings.max_batch)
 
     async def predict(self, batch: Batch) -> Reply:
-        """Answer a valid batch from the cache or by inference, applying back-pressure."""
+        """Predict a valid batch from the cache or by inference, applying back-pressure."""
         key = cache_key(batch) if self.cache is not None else b""
         if self.cache is not None:
             cached = self.cache.get_fresh(key)
@@ -249,7 +260,7 @@ class WorkerService:
             self.metrics.count("error")
             stale = self.cache.get_any(key) if self.cache is not None else None
             if stale is not None:
-                logger.warning("inference failed, serving a stale cached answer: %s", exc)
+                logger.warning("inference failed, returning stale cached predictions: %s", exc)
                 return predictions_reply(stale, cached=True, stale=True)
             logger.warning("inference failed: %s", exc)
             return error_reply(503, f"inference failed: {exc}", retry_after=UNAVAILABLE_RETRY_AFTER)
