@@ -342,7 +342,7 @@ def main() -> None:
             pairs = 1000 if small else 300
             shared = bench.measure_levels(model, False, shared_requests, pairs)
             loading = bench.measure_levels(model, True, loading_requests, pairs)
-            out += [f"### {label} ({model.stat().st_size / 1e6:.1f} MB file)", ""]
+            out += [f"### {label} ({model.stat().st_size / 1e6:.2f} MB file)", ""]
             out += latency_table(shared, loading)
             out += [
                 "",

@@ -180,6 +180,17 @@ def _accepts_connections(worker: WorkerProcess) -> bool:
     return True
 
 
+def test_port_zero_reports_bound_port(start_worker: StartWorker) -> None:
+    worker = start_worker("--rate-limit", "0")
+
+    port = int(worker.port_file.read_text(encoding="ascii"))
+
+    assert port == worker.port
+    assert port > 0
+    assert f"worker listening on http://127.0.0.1:{port} (pid {worker.pid})" in worker.log_text()
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=DEADLINE).json() == {"status": "ok"}
+
+
 def test_custom_model_with_input_description(start_worker: StartWorker, small_synthetic_model: Path) -> None:
     worker = start_worker(
         "--model",

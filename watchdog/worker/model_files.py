@@ -26,6 +26,8 @@ def write_model_file(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        # mkstemp creates the file readable by its owner only; a model is no secret.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)

@@ -1,10 +1,10 @@
 """A fixed set of inference threads fed by a bounded queue.
 
-Requests never wait for an unbounded time: ``submit`` raises ``QueueFullError``
-at once when every thread is busy and the queue contains ``queue_size``
-batches, and the app turns that into 503 with ``Retry-After``. The threads
-release the GIL inside ``InferenceSession.run``, so the event loop keeps
-responding to health checks and metrics while they work.
+The queue never grows past ``queue_size``: ``submit`` raises
+``QueueFullError`` at once when every thread is busy and the queue is full,
+and the app turns that into 503 with ``Retry-After``. The threads release
+the GIL inside ``InferenceSession.run``, so the event loop keeps responding
+to health checks and metrics while they work.
 """
 
 from __future__ import annotations
