@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from watchdog.config.alerts import AlertSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @classmethod
     def settings_customise_sources(
