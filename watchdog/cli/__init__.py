@@ -14,6 +14,7 @@ from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
 from watchdog.cli.run import run
+from watchdog.cli.spend import spend
 from watchdog.cli.status import status
 
 
@@ -40,3 +41,4 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(check_config)
 main.add_command(db)
+main.add_command(spend)

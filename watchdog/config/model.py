@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.spend import SpendSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,5 +6,25 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.spend import (
+    SpendApiRequests,
+    SpendBaseline,
+    SpendBaselineOverride,
+    SpendDailyCost,
+    SpendEstimatedCharge,
+    SpendFiredThreshold,
+    SpendSourceState,
+)
 
-__all__ = ["Base", "DaemonRun", "JobRun"]
+__all__ = [
+    "Base",
+    "DaemonRun",
+    "JobRun",
+    "SpendApiRequests",
+    "SpendBaseline",
+    "SpendBaselineOverride",
+    "SpendDailyCost",
+    "SpendEstimatedCharge",
+    "SpendFiredThreshold",
+    "SpendSourceState",
+]
