@@ -86,7 +86,7 @@ def threshold_alerts(
             details={
                 "amount": str(value.quantize(CENT)),
                 "threshold": str(threshold.amount.quantize(CENT)),
-                "baseline": str(baseline.amount),
+                "baseline": str(baseline.amount.quantize(CENT)),
                 "baseline_method": baseline.describe(),
                 "percent": str(percent_of(baseline.amount, value)),
                 "estimate": "true" if estimate else "false",

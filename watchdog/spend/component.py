@@ -411,9 +411,9 @@ class SpendComponent:
         if forecast is None:
             return None
         note = (
-            f"nowcast: month to date {dollars(estimate.month_to_date)} from "
-            f"{estimate.inferences:,} inferences at ${cost.per_inference:.6f} each plus "
-            f"{dollars(cost.fixed_daily)} a day"
+            f"nowcast: month to date {dollars(estimate.month_to_date)}, counting "
+            f"{estimate.inferences:,} inferences the bill does not cover yet at "
+            f"${cost.per_inference:.6f} each plus {dollars(cost.fixed_daily)} a day"
         )
         return forecast, note
 

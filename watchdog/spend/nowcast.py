@@ -48,7 +48,7 @@ class Nowcast:
     month_to_date: Decimal
     daily: Mapping[date, Decimal]
     estimated_days: tuple[date, ...]
-    # Inferences served on the estimated days and the last billed day.
+    # Inferences served on the estimated days.
     inferences: int
 
 
@@ -129,7 +129,7 @@ def nowcast_month_to_date(
             if estimate > amount:
                 amount = estimate
                 estimated.append(day)
-            served += count
+                served += count
         daily[day] = amount
         day += timedelta(days=1)
     total = sum(daily.values(), Decimal(0))
