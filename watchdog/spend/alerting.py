@@ -122,7 +122,9 @@ def _threshold_summary(
         line = f"the critical line {dollars(threshold.amount)}"
     else:
         line = f"the {dollars(threshold.amount)} step"
-        if crossing.passed_steps:
+        if crossing.passed_steps == 1:
+            line += " (1 lower step passed at once)"
+        elif crossing.passed_steps > 1:
             line += f" ({crossing.passed_steps} lower steps passed at once)"
     return f"{what}, {percent} % of the {dollars(baseline.amount)} baseline, crossing {line}"
 

@@ -101,6 +101,7 @@ class AlertLedger:
     def _hand_over(self, key: tuple[str, str, str], event: AlertEvent) -> None:
         try:
             self._sink.emit(event)
+        # Whatever the sink raises, the record stays pending and is handed over again.
         except Exception:
             logger.exception("alert sink rejected billing alert %s %s %s", *key)
             return
