@@ -29,7 +29,7 @@ BIND_HOST = "127.0.0.1"
 
 @dataclass
 class SlackReply:
-    """The HTTP answer to one request."""
+    """The HTTP response to one request."""
 
     status: int
     body: dict[str, Any]
