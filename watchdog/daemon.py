@@ -59,9 +59,9 @@ class Component(Protocol):
 class SharedServices:
     """Services one component provides to the others, filled in as components are built.
 
-    The alert engine replaces ``alert_sink``; supervision (or attach mode) sets ``worker``;
-    the metrics rollups set ``inference_counts``. The embedded default sets ``bill_clock``
-    (and ``inference_counts``) from its simulated bill, whose clock runs fast.
+    The alert engine replaces ``alert_sink``; supervision (or attach mode) sets ``worker``.
+    The metrics rollups set ``inference_counts``. The embedded default sets ``bill_clock``
+    and ``inference_counts`` from its simulated bill, whose clock runs fast.
     """
 
     alert_sink: AlertSink = field(default_factory=LogAlertSink)

@@ -38,7 +38,7 @@ def levels(events: list[AlertEvent]) -> list[tuple[str, str, str]]:
     return [(e.labels["month"], e.labels["kind"], e.labels["level"]) for e in events]
 
 
-def test_month_to_date_lines_fire_once_across_restart_and_dip(
+def test_lines_fire_once_despite_restart_and_dip(
     store: Store, make_component: ComponentFactory
 ) -> None:
     clock = ManualClock(datetime(2026, 12, 10, 12, tzinfo=UTC))

@@ -17,7 +17,7 @@ CostMetric = Literal[
 
 
 class CostExplorerSettings(Section):
-    """Cost Explorer ``GetCostAndUsage``: the detailed daily bill, at $0.01 per request and page."""
+    """Cost Explorer GetCostAndUsage: the detailed daily bill, at $0.01 per request and page."""
 
     enabled: bool = Field(True, description="Read the bill from Cost Explorer.")
     interval: Duration = Field(
@@ -43,12 +43,12 @@ class CostExplorerSettings(Section):
     max_pages: int = Field(
         50,
         ge=1,
-        description="Most pages followed in one poll; a longer chain of NextPageToken is an error.",
+        description="Maximum pages followed in one poll; a longer NextPageToken chain is an error.",
     )
 
 
 class EstimatedChargesSettings(Section):
-    """CloudWatch ``AWS/Billing`` ``EstimatedCharges`` in us-east-1: the cheap month-to-date total."""
+    """CloudWatch AWS/Billing EstimatedCharges in us-east-1: the cheap month-to-date total."""
 
     enabled: bool = Field(True, description="Read EstimatedCharges from CloudWatch in us-east-1.")
     interval: Duration = Field(
@@ -70,7 +70,7 @@ class EmbeddedBillSettings(Section):
 
 
 class SpendSettings(Section):
-    """How the daemon tracks the AWS bill against a baseline and when it alerts."""
+    """Spend tracking against a baseline, and the billing alerts it raises."""
 
     enabled: bool = Field(True, description="Track spend and raise billing alerts.")
     cost_explorer: CostExplorerSettings = Field(
@@ -115,13 +115,13 @@ class SpendSettings(Section):
     anomaly_multiple: Decimal = Field(
         Decimal(3),
         gt=1,
-        description="A day costs an anomaly when above this multiple of the trailing median.",
+        description="A day's spend is an anomaly above this multiple of the trailing median.",
     )
     anomaly_min_amount: Decimal = Field(
         Decimal(20), ge=0, description="A day below this many USD is never an anomaly."
     )
     anomaly_trailing_days: int = Field(
-        14, ge=3, le=60, description="Days before a day whose median it is compared with."
+        14, ge=3, le=60, description="Days before a day whose median spend it is compared with."
     )
     inference_services: list[str] = Field(
         default_factory=list,

@@ -9,12 +9,12 @@ clock stops at the month's last second.
 
 The daemon reads this bill only through the real adapters:
 
-- Cost Explorer: moto answers ``GetCostAndUsage`` from a queue of results.
+- Cost Explorer: moto returns ``GetCostAndUsage`` results from a queue.
   A hook on the daemon's ``ce`` client queues, just before each request,
-  the answer for exactly that request (its period and page), with the
-  costs as Cost Explorer would know them ``COST_EXPLORER_LAG`` earlier.
-  moto answers a repeated request from its cache, so nothing is queued for
-  a request already answered.
+  the result for exactly that request (its period and page). The result
+  holds the costs as they stood ``COST_EXPLORER_LAG`` earlier, because Cost
+  Explorer data lags. moto serves a repeated request from its cache, so
+  nothing is queued for a request seen before.
 - EstimatedCharges: a thread publishes the month-to-date total to
   ``AWS/Billing`` in moto's CloudWatch every four simulated hours,
   starting two days before the month, so the daemon sees the reset on the 1st.
@@ -297,7 +297,7 @@ class EmbeddedBill:
         return self.model.inferences_between(start, end)
 
     def install(self, client: Any) -> None:
-        """Make ``client`` (a boto3 ``ce`` client) queue the bill's answer before each request."""
+        """Make ``client`` (a boto3 ``ce`` client) queue the bill's result before each request."""
         client.meta.events.register(
             "provide-client-params.ce.GetCostAndUsage", self._on_cost_request
         )
@@ -317,7 +317,7 @@ class EmbeddedBill:
         response.raise_for_status()
 
     def cost_page(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Build the GetCostAndUsage page that answers ``params`` at the current simulated time."""
+        """Build the GetCostAndUsage page for the request ``params`` at the current simulated time."""
         period = params["TimePeriod"]
         days = iter_days(date.fromisoformat(period["Start"]), date.fromisoformat(period["End"]))
         token = params.get("NextPageToken")
@@ -382,25 +382,30 @@ class EmbeddedBill:
         if self._next_reading is None:
             return 0
         now = self.clock.now()
-        data = []
+        moments = []
         moment = self._next_reading
         while moment <= now:
-            data.append(
-                {
-                    "MetricName": "EstimatedCharges",
-                    "Dimensions": [{"Name": "Currency", "Value": "USD"}],
-                    "Timestamp": moment,
-                    "Value": float(self.model.month_to_date(moment)),
-                }
-            )
+            moments.append(moment)
             moment += ESTIMATED_CHARGES_EVERY
+
         # PutMetricData takes at most 1,000 items per request.
-        for offset in range(0, len(data), 1000):
+        for offset in range(0, len(moments), 1000):
+            batch = moments[offset : offset + 1000]
             cloudwatch.put_metric_data(
-                Namespace="AWS/Billing", MetricData=data[offset : offset + 1000]
+                Namespace="AWS/Billing",
+                MetricData=[
+                    {
+                        "MetricName": "EstimatedCharges",
+                        "Dimensions": [{"Name": "Currency", "Value": "USD"}],
+                        "Timestamp": at,
+                        "Value": float(self.model.month_to_date(at)),
+                    }
+                    for at in batch
+                ],
             )
-            self._next_reading = data[offset : offset + 1000][-1]["Timestamp"] + ESTIMATED_CHARGES_EVERY
-        return len(data)
+            # Only what was published moves on, so a failed batch is published next round.
+            self._next_reading = batch[-1] + ESTIMATED_CHARGES_EVERY
+        return len(moments)
 
 
 @dataclass(frozen=True, repr=False)

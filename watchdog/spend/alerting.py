@@ -1,9 +1,9 @@
 """Billing alert events: which lines a reading crossed, and the event announcing each.
 
 Every billing alert is ``one_shot`` and carries its month in the labels, so
-the alert engine announces it at most once; the spend tracker also records
-it (month, kind, level) before handing it over, so it is raised at most
-once per month even across restarts.
+the alert engine announces it at most once. The spend tracker also records
+it by (month, kind, level) before handing it over, so it is raised at most
+once per month, even across restarts.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def threshold_alerts(
 ) -> list[BillingAlert]:
     """Return an alert for every line ``value`` newly crossed, in order of amount.
 
-    ``kind`` is MONTH_TO_DATE or FORECAST; ``estimate`` marks a value that
-    is a nowcast rather than a bill, and ``note`` says how it was estimated.
+    ``kind`` is MONTH_TO_DATE or FORECAST. ``estimate`` marks a value that
+    is a nowcast rather than a bill, and ``note`` describes how it was estimated.
     """
     alerts = []
     for crossing in new_crossings(baseline.amount, value, policy, fired):

@@ -1,8 +1,8 @@
 """The clock the spend tracker reads the date from.
 
 In production it is the system clock. The embedded default replaces it
-with the simulated bill's fast clock, on which a month passes in minutes;
-``rate`` (simulated seconds per real second) then shortens the polling
+with the simulated bill's fast clock, on which a month passes in minutes.
+Its ``rate`` (simulated seconds per real second) shortens the polling
 intervals to match.
 """
 

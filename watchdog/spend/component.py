@@ -9,7 +9,8 @@ Jobs (intervals from the ``spend`` settings, divided by the clock's rate):
 - ``spend-evaluate``: evaluate on a timer too, so that a new month re-arms and
   alerts whose hand-over failed are handed over again without new bill data.
 
-Evaluations are serialized by a lock, so two jobs never raise the same alert.
+A lock serializes the evaluations of one process, so two of its jobs never
+raise the same alert at once.
 """
 
 from __future__ import annotations

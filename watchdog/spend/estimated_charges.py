@@ -2,11 +2,11 @@
 
 AWS facts (CloudWatch billing metrics documentation): the metric exists
 only in us-east-1, with the dimension ``Currency=USD`` for the account
-total; it is updated a few times a day; and it is month-to-date, so it
-falls back to about $0 when a new month begins. The reset can arrive some
-hours after midnight UTC on the 1st, so until the value drops, readings
-taken on the 1st still belong to the month before. A reading is never
-compared with one of another month, so the rollover is no negative change.
+total. It is updated a few times a day. It is month-to-date, so it falls
+back to about $0 when a new month begins. The reset can arrive some hours
+after midnight UTC on the 1st, so until the value drops, readings taken on
+the 1st still belong to the month before. A reading is never compared with
+one of another month, so the rollover is no negative change.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The record of billing alerts raised, and their hand-over to the alert sink.
 
-An alert is recorded (month, kind, level) first and handed over second, so
-it is raised at most once per month. When the sink can enqueue inside the
+An alert is recorded first and handed over second. The record's primary
+key (month, kind, level) makes it raised at most once per month. When the sink can enqueue inside the
 store's transaction (``TransactionalAlertSink``), both happen in one
 transaction. Otherwise a crash between the two leaves the record with no
 ``handed_over_at``, and the next evaluation hands it over again; the event

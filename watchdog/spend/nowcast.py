@@ -25,7 +25,7 @@ CENT = Decimal("0.01")
 
 
 class InferenceCountSource(Protocol):
-    """Where the spend tracker reads how many inferences the worker served."""
+    """The source of inference counts for the spend tracker."""
 
     def count_inferences(self, start: datetime, end: datetime) -> int:
         """Return the inferences served from ``start`` up to but not including ``end``."""

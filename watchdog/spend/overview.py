@@ -1,4 +1,4 @@
-"""What ``spend show`` and ``status`` print: a month's spend read from the store."""
+"""The month overview that ``spend show`` and ``status`` print, read from the store."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ class SpendPolicy:
 
 @dataclass(frozen=True)
 class MonthData:
-    """What the store holds about one month and the history before it."""
+    """The stored data of one month and the history before it."""
 
     month: date
     costs: list[StoredCost]
