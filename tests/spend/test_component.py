@@ -6,7 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from tests.spend.conftest import ComponentFactory
-from tests.spend.helpers import ManualClock, QueueResults, RecordingSink, cost_page
+from tests.spend.helpers import (
+    ManualClock,
+    QueueResults,
+    RecordingSink,
+    cost_page,
+)
 from watchdog.alerts.events import AlertEvent
 from watchdog.spend import repository
 from watchdog.spend.cost_explorer import CostRow

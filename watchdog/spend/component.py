@@ -63,7 +63,7 @@ EVALUATE_INTERVAL = timedelta(minutes=15)
 # Complete days before the last billed day that the cost per inference is taken from.
 UNIT_COST_DAYS = 3
 # No job runs more often than this, however fast the clock.
-MIN_JOB_SECONDS = 1.0
+MIN_JOB_SECONDS = 2.0
 
 
 class SpendComponent:

@@ -64,6 +64,13 @@ def cost_per_inference(
     return max(spend, Decimal(0)) / served
 
 
+def cost_per_inference_by_day(
+    spend: Mapping[date, Decimal], inferences: Mapping[date, int]
+) -> dict[date, Decimal]:
+    """Return each day's spend divided by its inferences, for the days that served any."""
+    return {day: spend[day] / inferences[day] for day in spend if inferences.get(day, 0) > 0}
+
+
 def unit_cost(
     total_spend: Mapping[date, Decimal],
     inference_spend: Mapping[date, Decimal] | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,8 +11,15 @@ from sqlalchemy import select
 
 from watchdog.config import Settings
 from watchdog.scheduler import utc_now
+from watchdog.spend import repository
 from watchdog.spend.alerting import dollars
-from watchdog.spend.calendar import month_key, month_start
+from watchdog.spend.calendar import month_key, month_start, start_of_day
+from watchdog.spend.nowcast import (
+    InferenceCountSource,
+    cost_per_inference,
+    cost_per_inference_by_day,
+)
+from watchdog.spend.repository import StoredCost
 from watchdog.spend.summary import NO_BASELINE, SpendPolicy, load_month, summarize_month
 from watchdog.storage import Store
 from watchdog.storage.models import SpendFiredThreshold, SpendSourceState
@@ -25,8 +32,16 @@ def _money(value: Decimal | None) -> str | None:
     return str(value.quantize(Decimal("0.01"))) if value is not None else None
 
 
-def month_overview(store: Store, settings: Settings, month: date) -> dict[str, Any]:
-    """Return a month's spend, baseline, forecast, next threshold, alerts and costs by service."""
+def month_overview(
+    store: Store,
+    settings: Settings,
+    month: date,
+    inferences: InferenceCountSource | None = None,
+) -> dict[str, Any]:
+    """Return a month's spend, baseline, forecast, next threshold, alerts and costs by service.
+
+    With ``inferences`` it also returns the cost per inference, per day and for the month.
+    """
     policy = SpendPolicy.from_settings(settings.spend)
     first = month_start(month)
     with store.session() as session:
@@ -92,7 +107,35 @@ def month_overview(store: Store, settings: Settings, month: date) -> dict[str, A
         "requests": summary.requests,
         "cost_explorer_cost": _money(ce_requests * COST_EXPLORER_REQUEST_PRICE),
         "sources": sources,
+        "cost_per_inference": _cost_per_inference(data.costs, settings, inferences),
     }
+
+
+def _cost_per_inference(
+    costs: list[StoredCost], settings: Settings, inferences: InferenceCountSource | None
+) -> dict[str, Any] | None:
+    if inferences is None:
+        return None
+    services = settings.spend.inference_services or None
+    spend = repository.daily_totals(costs, services)
+    counts = {
+        day: inferences.count_inferences(start_of_day(day), start_of_day(day + timedelta(days=1)))
+        for day in spend
+    }
+    month = cost_per_inference(spend, counts)
+    return {
+        "month": _per_inference(month),
+        "month_per_1000": _money(month * 1000) if month is not None else None,
+        "inferences": sum(counts.values()),
+        "days": {
+            day.isoformat(): _per_inference(value)
+            for day, value in sorted(cost_per_inference_by_day(spend, counts).items())
+        },
+    }
+
+
+def _per_inference(value: Decimal | None) -> str | None:
+    return str(value.quantize(Decimal("0.00000001"))) if value is not None else None
 
 
 def format_overview(overview: Mapping[str, Any]) -> str:
@@ -128,6 +171,12 @@ def format_overview(overview: Mapping[str, Any]) -> str:
         )
     for name, value in list(overview["services"].items())[:5]:
         lines.append(f"  service           {dollars(Decimal(value)):>12}  {name}")
+    unit = overview["cost_per_inference"]
+    if unit is not None and unit["month_per_1000"] is not None:
+        lines.append(
+            f"  per inference     {dollars(Decimal(unit['month_per_1000']))} per 1,000 inferences "
+            f"({unit['inferences']:,} served)"
+        )
     requests = overview["requests"].get("ce:GetCostAndUsage", 0)
     lines.append(
         f"  Cost Explorer     {requests} requests this month "

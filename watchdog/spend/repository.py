@@ -235,11 +235,3 @@ def save_baseline(session: Session, month: str, baseline: Baseline, now: datetim
     row.months = months
     row.computed_at = now
 
-
-def stored_baseline(session: Session, month: str) -> Baseline | None:
-    """Return the baseline stored for ``month``."""
-    row = session.get(SpendBaseline, month)
-    if row is None:
-        return None
-    method = row.method if row.method in ("manual", "fixed", "average") else "average"
-    return Baseline(row.amount, method, tuple(row.months))  # type: ignore[arg-type]
