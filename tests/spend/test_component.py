@@ -7,14 +7,17 @@ from decimal import Decimal
 
 from tests.spend.conftest import ComponentFactory
 from tests.spend.helpers import (
+    CountingInferences,
     ManualClock,
     QueueResults,
     RecordingSink,
     cost_page,
 )
 from watchdog.alerts.events import AlertEvent
+from watchdog.config import Settings
 from watchdog.spend import repository
 from watchdog.spend.cost_explorer import CostRow
+from watchdog.spend.overview import month_overview
 from watchdog.storage import Store
 from watchdog.storage.models import SpendApiRequests, SpendBaseline, SpendFiredThreshold
 
@@ -245,3 +248,20 @@ def test_restart_waits_for_poll_interval(
     first_run = jobs["spend-cost-explorer"].trigger_args["next_run_time"]
     assert jobs["spend-cost-explorer"].trigger_args["seconds"] == 6 * 3600
     assert timedelta(hours=3, minutes=59) < first_run - datetime.now(UTC) <= timedelta(hours=4)
+
+
+def test_overview_cost_per_inference(store: Store) -> None:
+    for day in (1, 2):
+        put_day(store, date(2026, 12, day), "14.00")
+    inferences = CountingInferences()
+    inferences.add(datetime(2026, 12, 1, 12, tzinfo=UTC), 100_000)
+    inferences.add(datetime(2026, 12, 2, 12, tzinfo=UTC), 400_000)
+
+    overview = month_overview(store, Settings(), date(2026, 12, 1), inferences)
+
+    assert overview["cost_per_inference"] == {
+        "month": "0.00005600",
+        "month_per_1000": "0.06",
+        "inferences": 500_000,
+        "days": {"2026-12-01": "0.00014000", "2026-12-02": "0.00003500"},
+    }
