@@ -52,33 +52,36 @@ def test_lines_fire_once_despite_restart_and_dip(
     clock = ManualClock(datetime(2026, 12, 10, 12, tzinfo=UTC))
     sink = RecordingSink()
     component = make_component(clock, sink, **FIXED_420, **SOURCES_OFF)
+    raised = []
 
     put_day(store, date(2026, 12, 1), "504.00")
-    component.evaluate()
-    component.evaluate()
-    restarted = make_component(clock, sink, **FIXED_420, **SOURCES_OFF)
-    restarted.evaluate()
+    raised += component.evaluate()
+    raised += component.evaluate()
+    restarted = make_component(clock, RecordingSink(), **FIXED_420, **SOURCES_OFF)
+    raised += restarted.evaluate()
     put_day(store, date(2026, 12, 2), "-30.00", record_type="Credit")
-    restarted.evaluate()
+    raised += restarted.evaluate()
     put_day(store, date(2026, 12, 3), "130.00")
-    restarted.evaluate()
+    raised += restarted.evaluate()
     put_day(store, date(2026, 12, 4), "26.00")
-    restarted.evaluate()
+    raised += restarted.evaluate()
     put_day(store, date(2026, 12, 5), "74.00")
-    restarted.evaluate()
+    raised += restarted.evaluate()
 
-    assert levels(sink.events) == [
+    events = [alert.event for alert in raised]
+    assert levels(events) == [
         ("2026-12", "month_to_date", "warning"),
         ("2026-12", "month_to_date", "step-1"),
         ("2026-12", "month_to_date", "critical"),
         ("2026-12", "month_to_date", "step-2"),
     ]
-    assert [event.severity for event in sink.events] == ["warning", "warning", "critical", "warning"]
-    assert all(event.one_shot for event in sink.events)
-    assert sink.events[0].summary == (
+    assert [event.severity for event in events] == ["warning", "warning", "critical", "warning"]
+    assert all(event.one_shot for event in events)
+    assert events[0].summary == (
         "AWS spend for 2026-12 reached $504.00 month to date, 120.0 % of the $420.00 baseline, "
         "crossing the warning line $504.00"
     )
+    assert levels(sink.events) == [("2026-12", "month_to_date", "warning")]
 
 
 def test_new_month_rearms_the_lines(store: Store, make_component: ComponentFactory) -> None:
@@ -265,3 +268,21 @@ def test_overview_cost_per_inference(store: Store) -> None:
         "inferences": 500_000,
         "days": {"2026-12-01": "0.00014000", "2026-12-02": "0.00003500"},
     }
+
+
+def test_start_hands_recorded_alerts_over_again(
+    store: Store, make_component: ComponentFactory
+) -> None:
+    clock = ManualClock(datetime(2026, 12, 10, tzinfo=UTC))
+    first_sink = RecordingSink()
+    component = make_component(clock, first_sink, **FIXED_420, **SOURCES_OFF)
+    put_day(store, date(2026, 12, 1), "505.00")
+    component.evaluate()
+
+    # The first sink held the event in memory and lost it in a crash.
+    second_sink = RecordingSink()
+    restarted = make_component(clock, second_sink, **FIXED_420, **SOURCES_OFF)
+    restarted.evaluate()
+
+    assert levels(first_sink.events) == [("2026-12", "month_to_date", "warning")]
+    assert second_sink.events == first_sink.events

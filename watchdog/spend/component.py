@@ -94,6 +94,11 @@ class SpendComponent:
             self._ce_client = self._context.aws.client("ce", region=BILLING_REGION)
         if self._settings.estimated_charges.enabled:
             self._ec_client = self._context.aws.client("cloudwatch", region=BILLING_REGION)
+        if self._settings.enabled:
+            month = month_start(utc_day(self.clock.now()))
+            self._ledger.hand_over_again(
+                [month_key(previous_month_start(month)), month_key(month)]
+            )
 
     def stop(self) -> None:
         """Nothing to release: boto3 clients close with the process."""

@@ -1,11 +1,17 @@
 """The record of billing alerts raised, and their hand-over to the alert sink.
 
 An alert is recorded first and handed over second. The record's primary
-key (month, kind, level) makes it raised at most once per month. When the sink can enqueue inside the
-store's transaction (``TransactionalAlertSink``), both happen in one
-transaction. Otherwise a crash between the two leaves the record with no
-``handed_over_at``, and the next evaluation hands it over again; the event
-is ``one_shot``, so the alert engine drops a second copy.
+key (month, kind, level) makes it raised at most once per month. When the
+sink can enqueue inside the store's transaction (``TransactionalAlertSink``),
+both happen in one transaction. Otherwise a crash between the two leaves
+the record with no ``handed_over_at``, and the next evaluation hands it
+over again.
+
+A sink may also hold accepted events in memory for a moment (the alert
+engine queues them until its next cycle), so a crash can lose an event it
+accepted. ``hand_over_again`` therefore hands this and last month's alerts
+over once more when the daemon starts. The events are ``one_shot``, so the
+alert engine drops every copy of an alert it has already announced.
 """
 
 from __future__ import annotations
@@ -70,6 +76,21 @@ class AlertLedger:
         for month, kind, level, document in keys:
             logger.info("handing over billing alert %s %s %s again", month, kind, level)
             self._hand_over((month, kind, level), event_from_json(document))
+        return len(keys)
+
+    def hand_over_again(self, months: Iterable[str]) -> int:
+        """Hand over every alert recorded in ``months`` once more; return how many."""
+        with self._store.session() as session:
+            rows = session.scalars(
+                select(SpendFiredThreshold)
+                .where(SpendFiredThreshold.month.in_(list(months)))
+                .order_by(SpendFiredThreshold.fired_at)
+            ).all()
+            keys = [(row.month, row.kind, row.level, dict(row.event)) for row in rows]
+        for month, kind, level, document in keys:
+            self._hand_over((month, kind, level), event_from_json(document))
+        if keys:
+            logger.info("handed %d billing alerts over again after the start", len(keys))
         return len(keys)
 
     def _record(self, alert: BillingAlert) -> bool:

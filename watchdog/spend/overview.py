@@ -26,6 +26,8 @@ from watchdog.storage.models import SpendFiredThreshold, SpendSourceState
 
 # Cost Explorer bills each GetCostAndUsage request and page at $0.01.
 COST_EXPLORER_REQUEST_PRICE = Decimal("0.01")
+# Alerts listed by the text overview; the JSON document lists them all.
+SHOWN_ALERTS = 8
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -163,7 +165,10 @@ def format_overview(overview: Mapping[str, Any]) -> str:
             f"  next threshold    {upcoming['level']} at {dollars(Decimal(upcoming['amount']))}, "
             f"{dollars(Decimal(upcoming['remaining']))} away"
         )
-    for alert in overview["alerts"]:
+    alerts = overview["alerts"]
+    if len(alerts) > SHOWN_ALERTS:
+        lines.append(f"  alerts            {len(alerts)} raised, the latest {SHOWN_ALERTS}:")
+    for alert in alerts[-SHOWN_ALERTS:]:
         marker = " (estimate)" if alert["estimate"] else ""
         lines.append(
             f"  alert             {alert['kind']} {alert['level']} at "
