@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -147,7 +148,7 @@ class SpendComponent:
     def _job(
         self,
         job_id: str,
-        func: Any,
+        func: Callable[[], object],
         interval: timedelta,
         description: str,
         source: str | None = None,
