@@ -4,6 +4,13 @@ Each capability keeps its tables in its own module here and its own
 migration under ``migrations/versions``.
 """
 
+from watchdog.storage.models.alerts import (
+    AlertCounter,
+    AlertStateRow,
+    AlertTarget,
+    OutboxMessage,
+    Silence,
+)
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
 from watchdog.storage.models.spend import (
@@ -17,9 +24,14 @@ from watchdog.storage.models.spend import (
 )
 
 __all__ = [
+    "AlertCounter",
+    "AlertStateRow",
+    "AlertTarget",
     "Base",
     "DaemonRun",
     "JobRun",
+    "OutboxMessage",
+    "Silence",
     "SpendApiRequests",
     "SpendBaseline",
     "SpendBaselineOverride",
