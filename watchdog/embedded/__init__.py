@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 # The embedded double accepts any bearer token; this one is not a secret.
 EMBEDDED_SLACK_TOKEN = "xoxb-embedded-local-double"  # noqa: S105 - placeholder for the local double
 SLACK_LOG_NAME = "slack-double.jsonl"
+# The channel of the simulated bill's alerts: the default channel of the settings.
+EMBEDDED_BILLING_CHANNEL = "#inference-alerts"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,26 @@ class EmbeddedEndpoints:
             "slack_endpoint": self.slack_endpoint,
             "slack_log": str(self.slack_log),
         }
+
+
+def billing_route(seconds_per_day: float) -> dict[str, Any]:
+    """Return the alert route of the simulated bill, its timing scaled to the fast clock.
+
+    The default policy sends a group's new alerts at most every five minutes,
+    which suits a real bill but would hold back a month that passes in three.
+    One group per month sends its new billing alerts every five simulated
+    days (at least every 10 s), which stays within the flood guard's budget.
+    """
+    interval = max(5 * seconds_per_day, 10.0)
+    return {
+        "name": "embedded-billing",
+        "rules": ["spend_*"],
+        "target": EMBEDDED_BILLING_CHANNEL,
+        "group_by": ["month"],
+        "group_wait": "5s",
+        "group_interval": f"{interval:g}s",
+        "repeat_interval": "4h",
+    }
 
 
 class EmbeddedEnvironment:
@@ -98,9 +120,10 @@ class EmbeddedEnvironment:
             "aws": {"endpoint_url": endpoints.aws_endpoint},
             "slack": {"base_url": endpoints.slack_endpoint, "bot_token": EMBEDDED_SLACK_TOKEN},
         }
-        if self.bill is not None:
+        if self.bill is not None and self._bill_settings is not None:
             # The nowcast splits the simulated bill into its fixed part and a cost per inference.
             overrides["spend"] = {"fixed_daily_cost": str(fixed_daily_cost())}
+            overrides["alerts"] = {"routes": [billing_route(self._bill_settings.seconds_per_day)]}
         return overrides
 
     def aws_clients(self, settings: AwsSettings) -> AwsClients:
