@@ -40,6 +40,7 @@ def spend_show(state: CliState, month: str | None, as_json: bool, state_dir: str
     with exit_on_error():
         store = open_store(loaded.settings.resolved_database_url())
         try:
+            # TODO: pass the metric rollups' inference counts for the cost per inference.
             overview = month_overview(store, loaded.settings, first)
         finally:
             store.close()

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # The embedded double accepts any bearer token; this one is not a secret.
 EMBEDDED_SLACK_TOKEN = "xoxb-embedded-local-double"  # noqa: S105 - placeholder for the local double
 SLACK_LOG_NAME = "slack-double.jsonl"
-# The channel of the simulated bill's alerts: the default channel of the settings.
+# Channel of the simulated bill's alerts, the same as the default of slack.default_channel.
 EMBEDDED_BILLING_CHANNEL = "#inference-alerts"
 
 

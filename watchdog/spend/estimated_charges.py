@@ -59,6 +59,8 @@ def assign_months(
     the one before still belong to the previous month. ``previous`` is the
     last stored reading before these, if any.
     """
+    # NOTE: a month that starts by costing more than the whole previous month
+    # shows no drop, so its first two days count for the previous month.
     assigned: list[tuple[ChargeReading, str]] = []
     current_month = month_key(utc_day(previous.at)) if previous is not None else None
     last = previous

@@ -35,6 +35,9 @@ def observations_from_daily(
     The latest day is usually incomplete, so its observation is placed at
     ``observed_at`` (when the data was fetched) if that is earlier than the
     day's end.
+
+    NOTE: Cost Explorer data lags by hours, so the day before the latest may
+    be incomplete too, and a forecast from it runs low.
     """
     first = month_start(month)
     end = next_month_start(month)
