@@ -16,6 +16,7 @@ from watchdog.cli.config import check_config
 from watchdog.cli.db import db
 from watchdog.cli.loadgen import loadgen
 from watchdog.cli.run import run
+from watchdog.cli.spend import spend
 from watchdog.cli.status import status
 from watchdog.cli.worker import worker
 
@@ -46,3 +47,4 @@ main.add_command(db)
 main.add_command(alerts)
 main.add_command(worker)
 main.add_command(loadgen)
+main.add_command(spend)

@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from watchdog.config.alerts import AlertSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.spend import SpendSettings
 from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
 
     @classmethod
     def settings_customise_sources(

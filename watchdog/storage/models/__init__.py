@@ -13,6 +13,15 @@ from watchdog.storage.models.alerts import (
 )
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.spend import (
+    SpendApiRequests,
+    SpendBaseline,
+    SpendBaselineOverride,
+    SpendDailyCost,
+    SpendEstimatedCharge,
+    SpendFiredThreshold,
+    SpendSourceState,
+)
 
 __all__ = [
     "AlertCounter",
@@ -23,4 +32,11 @@ __all__ = [
     "JobRun",
     "OutboxMessage",
     "Silence",
+    "SpendApiRequests",
+    "SpendBaseline",
+    "SpendBaselineOverride",
+    "SpendDailyCost",
+    "SpendEstimatedCharge",
+    "SpendFiredThreshold",
+    "SpendSourceState",
 ]
