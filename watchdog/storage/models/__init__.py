@@ -6,6 +6,7 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.alerts import (
     AlertCounter,
+    AlertMonthlyCount,
     AlertStateRow,
     AlertTarget,
     OutboxMessage,
@@ -25,6 +26,7 @@ from watchdog.storage.models.spend import (
 
 __all__ = [
     "AlertCounter",
+    "AlertMonthlyCount",
     "AlertStateRow",
     "AlertTarget",
     "Base",
