@@ -6,6 +6,7 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.alerts import (
     AlertCounter,
+    AlertMonthlyCount,
     AlertStateRow,
     AlertTarget,
     OutboxMessage,
@@ -19,9 +20,19 @@ from watchdog.storage.models.metrics import (
     MetricSpoolEntry,
     MetricState,
 )
+from watchdog.storage.models.spend import (
+    SpendApiRequests,
+    SpendBaseline,
+    SpendBaselineOverride,
+    SpendDailyCost,
+    SpendEstimatedCharge,
+    SpendFiredThreshold,
+    SpendSourceState,
+)
 
 __all__ = [
     "AlertCounter",
+    "AlertMonthlyCount",
     "AlertStateRow",
     "AlertTarget",
     "Base",
@@ -33,4 +44,11 @@ __all__ = [
     "MetricState",
     "OutboxMessage",
     "Silence",
+    "SpendApiRequests",
+    "SpendBaseline",
+    "SpendBaselineOverride",
+    "SpendDailyCost",
+    "SpendEstimatedCharge",
+    "SpendFiredThreshold",
+    "SpendSourceState",
 ]
