@@ -207,7 +207,7 @@ def start_worker(duration: float) -> tuple[list[subprocess.Popen[str]], str, int
             text=True,
             cwd=ROOT,
         )
-        return [worker, load], f"{base}/metrics", worker.pid, "reference worker + loadgen (20 req/s)"
+        return [worker, load], f"{base}/metrics", worker.pid, "reference worker + loadgen (8 req/s)"
     stand_in = start_role("stand-in-worker")
     port = int(first_line(stand_in))
     return [stand_in], f"http://127.0.0.1:{port}/metrics", stand_in.pid, "stand-in worker (20 req/s)"
