@@ -28,6 +28,7 @@ from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
 from watchdog.storage import Store, open_store
 from watchdog.storage.models import DaemonRun
+from watchdog.supervision.component import SupervisionComponent
 from watchdog.supervision.handle import WorkerHandle
 from watchdog.systemd import Notifier
 
@@ -149,7 +150,7 @@ class SlackAuthCheck:
 ComponentFactory = Callable[[DaemonContext], Component]
 
 # Components in start order; stopped in reverse.
-COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck]
+COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck, SupervisionComponent]
 
 
 class Daemon:

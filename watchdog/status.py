@@ -17,11 +17,12 @@ from sqlalchemy import select
 from watchdog.config import Settings
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
+from watchdog.supervision.status import worker_status
 
 StatusSection = Callable[[Store, Settings], dict[str, Any]]
 
 # Section name -> function that reads it from the store.
-STATUS_SECTIONS: dict[str, StatusSection] = {}
+STATUS_SECTIONS: dict[str, StatusSection] = {"worker": worker_status}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.supervision import SupervisionSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)  # type: ignore[arg-type]
     slack: SlackSettings = Field(default_factory=SlackSettings)  # type: ignore[arg-type]
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,5 +6,6 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.supervision import WorkerEvent, WorkerRestartRequest, WorkerStatus
 
-__all__ = ["Base", "DaemonRun", "JobRun"]
+__all__ = ["Base", "DaemonRun", "JobRun", "WorkerEvent", "WorkerRestartRequest", "WorkerStatus"]
