@@ -150,7 +150,11 @@ class SlackAuthCheck:
 ComponentFactory = Callable[[DaemonContext], Component]
 
 # Components in start order; stopped in reverse.
-COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck, SupervisionComponent]
+COMPONENT_FACTORIES: list[ComponentFactory] = [
+    StoreMaintenance,
+    SlackAuthCheck,
+    SupervisionComponent,
+]
 
 
 class Daemon:

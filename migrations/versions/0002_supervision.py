@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-04 20:16:25.242434
+Create Date: 2026-12-04 20:24:54.792864
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('requested_at', watchdog.storage.types.UtcDateTime(length=32), nullable=False),
     sa.Column('requested_by', sa.String(length=255), nullable=False),
     sa.Column('handled_at', watchdog.storage.types.UtcDateTime(length=32), nullable=True),
+    sa.Column('accepted', sa.Boolean(), nullable=True),
     sa.Column('outcome', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_worker_restart_requests'))
     )

@@ -25,6 +25,7 @@ from watchdog.supervision.alerts import RULE_CRASH_LOOP, RULE_DOWN, RULE_FATAL, 
 from watchdog.supervision.cgroups import MemoryCgroup
 from watchdog.supervision.exits import ExitKind
 from watchdog.supervision.process import group_members
+from watchdog.supervision.recorder import RestartOutcome
 from watchdog.supervision.states import WorkerState
 from watchdog.supervision.supervisor import Placement
 
@@ -357,7 +358,7 @@ def test_missing_command_is_fatal_until_restart(
     outcome = supervisor.request_restart("test")
 
     assert supervisor.state is WorkerState.STARTING
-    assert outcome == f"started pid {supervisor.pid} (was fatal)"
+    assert outcome == RestartOutcome(True, f"started pid {supervisor.pid} (was fatal)")
     fatal = next(event for event in worker_events(store) if event.to_state == "fatal")
     assert fatal.detail == (
         f"worker command '{missing}' not found or not executable: check supervision.command "
@@ -379,7 +380,7 @@ def test_manual_restart_ends_cooloff(make_supervisor: SupervisorFactory, store: 
 
     outcome = supervisor.request_restart("operator")
 
-    assert outcome == f"started pid {supervisor.pid} (was backoff)"
+    assert outcome == RestartOutcome(True, f"started pid {supervisor.pid} (was backoff)")
     last = worker_events(store)[-1]
     assert (last.from_state, last.to_state, last.reason) == ("backoff", "starting", "manual")
     assert last.detail == "requested by operator"
@@ -396,7 +397,7 @@ def test_manual_restart_of_running_worker(make_supervisor: SupervisorFactory, st
         lambda: supervisor.state is WorkerState.RUNNING and supervisor.pid != first_pid,
     )
 
-    assert outcome == f"restarting: stopping pid {first_pid} (was running)"
+    assert outcome == RestartOutcome(True, f"restarting: stopping pid {first_pid} (was running)")
     transitions = [
         (event.from_state, event.to_state, event.reason) for event in worker_events(store)
     ]

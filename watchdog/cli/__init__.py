@@ -15,6 +15,7 @@ from watchdog.cli.config import check_config
 from watchdog.cli.db import db
 from watchdog.cli.run import run
 from watchdog.cli.status import status
+from watchdog.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,3 +41,4 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(check_config)
 main.add_command(db)
+main.add_command(worker)

@@ -2,9 +2,10 @@
 
 The daemon only checks health and tells the metrics scraper where
 ``/metrics`` is; it never signals the worker. It raises ``worker_down`` after
-K consecutive failed checks, or at once when the worker's process (from a
-PID file or a systemd unit) is gone, and resolves it when the worker is
-healthy again.
+K consecutive failed checks, or at once when a worker seen healthy loses its
+process (from a PID file or a systemd unit), and resolves it when the worker
+is healthy again. A missing process before the first healthy check counts as
+one failed check, since the worker may still be starting.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ import psutil
 from watchdog.config.supervision import SupervisionSettings
 from watchdog.scheduler import utc_now
 from watchdog.supervision.alerts import RULE_DOWN, AlertEpisodes
-from watchdog.supervision.health import HealthProbe
-from watchdog.supervision.recorder import StatusSnapshot, SupervisionRecorder, Transition
+from watchdog.supervision.health import HealthProbe, HealthResult
+from watchdog.supervision.recorder import (
+    RestartOutcome,
+    StatusSnapshot,
+    SupervisionRecorder,
+    Transition,
+)
 from watchdog.supervision.states import ATTACH_TRANSITIONS, WorkerState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -138,11 +144,16 @@ class AttachedWorker:
         if previous_pid is not None and self._pid is not None and self._pid != previous_pid:
             logger.info("worker process changed from %d to %d", previous_pid, self._pid)
 
-        if process_gone:
+        if process_gone and self._state is WorkerState.RUNNING:
+            # A process seen healthy that is gone now is down without doubt.
             self._failures = self._settings.health.failures
             self._mark_down(f"process {self._pid or '(no PID)'} is not running")
             return
-        result = self._probe.check(self._health_url, self._settings.health.timeout.total_seconds())
+        if process_gone:
+            result = HealthResult(False, f"process {self._pid or '(no PID)'} is not running")
+        else:
+            timeout = self._settings.health.timeout.total_seconds()
+            result = self._probe.check(self._health_url, timeout)
         if result.ok:
             self._failures = 0
             self._mark_up()
@@ -157,11 +168,12 @@ class AttachedWorker:
         if self._failures >= self._settings.health.failures:
             self._mark_down(f"{self._failures} consecutive health checks failed: {result.detail}")
 
-    def request_restart(self, source: str) -> str:
-        """Refuse: in attach mode the worker belongs to whatever started it."""
-        return (
+    def request_restart(self, source: str) -> RestartOutcome:
+        """Decline: in attach mode the worker belongs to whatever started it."""
+        return RestartOutcome(
+            False,
             f"not restarted ({source}): in attach mode the daemon does not control the worker; "
-            "restart it with the tool that started it"
+            "restart it with the tool that started it",
         )
 
     def shutdown(self) -> None:
@@ -217,5 +229,5 @@ class AttachedWorker:
         requests = self._recorder.pending_requests()
         if requests:
             outcome = self.request_restart(", ".join(f"request {r.id}" for r in requests))
-            logger.warning("%s", outcome)
+            logger.warning("%s", outcome.message)
             self._recorder.finish_requests([r.id for r in requests], outcome, self._wall_clock())

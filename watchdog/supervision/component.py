@@ -29,7 +29,7 @@ from watchdog.supervision.cgroups import CgroupError, MemoryCgroup, own_memory_c
 from watchdog.supervision.health import HealthProbe
 from watchdog.supervision.policy import resolve_hard_limit
 from watchdog.supervision.process import become_subreaper, kill_leftover_worker
-from watchdog.supervision.recorder import SupervisionRecorder
+from watchdog.supervision.recorder import RestartOutcome, SupervisionRecorder
 from watchdog.supervision.supervisor import Placement, Supervisor
 
 if TYPE_CHECKING:
@@ -193,6 +193,7 @@ class SupervisionComponent:
         try:
             self._context.services.alert_sink.emit(event)
         except Exception:
+            # Any error at all, because a failing alert engine must not stop supervision.
             logger.exception("emitting alert %s (%s) failed", event.rule, event.state)
 
     def _expire_old_requests(self) -> None:
@@ -200,7 +201,7 @@ class SupervisionComponent:
         if pending:
             self._recorder.finish_requests(
                 [request.id for request in pending],
-                "superseded: the daemon started after this request",
+                RestartOutcome(False, "superseded: the daemon started after this request"),
                 self._context.now(),
             )
 

@@ -56,6 +56,14 @@ class StatusSnapshot:
 
 
 @dataclass(frozen=True)
+class RestartOutcome:
+    """What the daemon did with a restart request."""
+
+    accepted: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class RestartRequest:
     """A pending ``worker restart`` request."""
 
@@ -103,7 +111,7 @@ class SupervisionRecorder:
             return []
         return [RestartRequest(row.id, row.requested_at, row.requested_by) for row in rows]
 
-    def finish_requests(self, ids: list[int], outcome: str, at: datetime) -> None:
+    def finish_requests(self, ids: list[int], outcome: RestartOutcome, at: datetime) -> None:
         """Mark the requests ``ids`` as handled with ``outcome``."""
         if not ids:
             return
@@ -112,7 +120,7 @@ class SupervisionRecorder:
                 session.execute(
                     update(WorkerRestartRequest)
                     .where(WorkerRestartRequest.id.in_(ids))
-                    .values(handled_at=at, outcome=outcome)
+                    .values(handled_at=at, accepted=outcome.accepted, outcome=outcome.message)
                 )
         except SQLAlchemyError as exc:
             logger.error("marking worker restart requests %s handled failed: %s", ids, exc)

@@ -51,7 +51,12 @@ from watchdog.supervision.process import (
     worker_environment,
     write_pid_file,
 )
-from watchdog.supervision.recorder import StatusSnapshot, SupervisionRecorder, Transition
+from watchdog.supervision.recorder import (
+    RestartOutcome,
+    StatusSnapshot,
+    SupervisionRecorder,
+    Transition,
+)
 from watchdog.supervision.states import WorkerState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -217,7 +222,7 @@ class Supervisor:
             elif state is WorkerState.BACKOFF:
                 self._tick_backoff()
 
-    def request_restart(self, source: str) -> str:
+    def request_restart(self, source: str) -> RestartOutcome:
         """Start the worker again now, ending any backoff or cool-off; return what was done."""
         with self._lock:
             self._failures = 0
@@ -228,15 +233,17 @@ class Supervisor:
                 pid = self.pid
                 # RUNNING -> STOPPING, then STOPPING -> STARTING once it is gone
                 self._begin_stop("manual", detail, then=WorkerState.STARTING)
-                return f"restarting: stopping pid {pid} (was {state})"
+                return RestartOutcome(True, f"restarting: stopping pid {pid} (was {state})")
             if state is WorkerState.STOPPING:
                 self._after_stop = WorkerState.STARTING
-                return "restarting: the worker is already stopping and starts again once it is gone"
+                return RestartOutcome(
+                    True, "restarting: the worker is stopping and starts again once it is gone"
+                )
             # BACKOFF -> STARTING, FATAL -> STARTING, STOPPED -> STARTING
             self._spawn("manual", detail)
             if self._state is WorkerState.FATAL:
-                return f"start failed: {self._last_spawn_error}"
-            return f"started pid {self.pid} (was {state})"
+                return RestartOutcome(False, f"start failed: {self._last_spawn_error}")
+            return RestartOutcome(True, f"started pid {self.pid} (was {state})")
 
     def shutdown(self) -> None:
         """Stop the worker and wait until all its processes are gone; used on daemon shutdown."""
@@ -636,7 +643,7 @@ class Supervisor:
             f"request {request.id} by {request.requested_by}" for request in requests
         )
         outcome = self.request_restart(sources)
-        logger.info("worker restart %s: %s", sources, outcome)
+        logger.info("worker restart %s: %s", sources, outcome.message)
         self._recorder.finish_requests(
             [request.id for request in requests], outcome, self._wall_clock()
         )
