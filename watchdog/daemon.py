@@ -1,4 +1,4 @@
-"""The daemon: opens the store, builds the components, runs their jobs until told to stop.
+"""The daemon: opens the store, builds the components and runs their jobs until it stops.
 
 A component is one capability (supervision, metrics, spend, alerts, reports).
 It hands the daemon its recurring jobs and gets ``start``/``stop`` calls
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 class Component(Protocol):
-    """One capability of the daemon, as the daemon loop sees it."""
+    """One capability of the daemon: its jobs and its start and stop hooks."""
 
     name: str
 
@@ -66,7 +66,7 @@ class SharedServices:
 
 @dataclass(frozen=True)
 class DaemonContext:
-    """What every component may use."""
+    """Settings, store and clients shared by every component."""
 
     settings: Settings
     store: Store
@@ -231,7 +231,7 @@ class Daemon:
         for component in reversed(self.components):
             try:
                 component.stop()
-            except Exception:  # noqa: BLE001 - one component's failure must not keep others running
+            except Exception:
                 logger.exception("stopping component %s failed", component.name)
         try:
             with self.store.session() as session:

@@ -62,6 +62,7 @@ class JobLoop:
         self,
         store: Store | None,
         notifier: Notifier,
+        *,
         heartbeat_interval: timedelta,
         stall_timeout: timedelta,
         max_workers: int = 8,
@@ -180,7 +181,7 @@ class JobLoop:
             error: BaseException | None = None
             try:
                 spec.func()
-            except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the next one runs
+            except Exception as exc:
                 error = exc
                 logger.exception("job %s failed", spec.job_id)
             finally:

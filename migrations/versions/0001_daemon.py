@@ -1,7 +1,7 @@
 """Daemon runs and job runs.
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-12-04 20:02:23.691562
 """
 

@@ -65,7 +65,7 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
     aws: AwsClients | None = None
     if loaded.embedded:
         environment = EmbeddedEnvironment(
-            loaded.settings.resolved_state_dir(), echo=lambda line: click.echo(line)
+            loaded.settings.resolved_state_dir(), echo=click.echo
         )
         environment.start()
         loaded = state.load({**overrides, **environment.settings_overrides()})
@@ -113,7 +113,7 @@ def _summary(daemon: Daemon, loaded: object) -> str:
             status = collect_status(store, daemon.settings)
         finally:
             store.close()
-    except Exception as exc:  # noqa: BLE001 - the summary is best effort after shutdown
+    except Exception as exc:
         fail(f"reading the final status failed: {exc}")
     lines = ["", "summary:"]
     for job_id, job in status["jobs"].items():

@@ -96,9 +96,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written."
     )
-    aws: AwsSettings = Field(default_factory=AwsSettings)  # type: ignore[arg-type]
-    slack: SlackSettings = Field(default_factory=SlackSettings)  # type: ignore[arg-type]
-    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from moto.server import ThreadedMotoServer
-
 logger = logging.getLogger(__name__)
 
 BIND_HOST = "127.0.0.1"
@@ -20,6 +18,10 @@ class EmbeddedAws:
     """moto's threaded server, bound to 127.0.0.1 only (its default is every interface)."""
 
     def __init__(self, port: int = 0) -> None:
+        # Imported here: moto takes a noticeable part of a second to import,
+        # and only the embedded default and the tests need it.
+        from moto.server import ThreadedMotoServer
+
         self._server = ThreadedMotoServer(ip_address=BIND_HOST, port=port, verbose=False)
         self._started = False
 

@@ -29,7 +29,7 @@ BIND_HOST = "127.0.0.1"
 
 @dataclass
 class SlackReply:
-    """The HTTP answer to one request."""
+    """The HTTP response to one request."""
 
     status: int
     body: dict[str, Any]
@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
     slack: SlackDouble
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("slack double: " + format, *args)
 
     def do_GET(self) -> None:
