@@ -87,6 +87,7 @@ def test_daemon_restarts_worker_after_sigkill(
 
     os.kill(first_pid, signal.SIGKILL)
     wait_for(lambda: worker.is_up and worker.pid != first_pid)
+    wait_for(lambda: len(sink.events) == 2)
 
     events = worker_events(daemon.store)
     exit_event = next(event for event in events if event.reason == "exit")

@@ -37,7 +37,7 @@ class RestartSettings(Section):
     """Exponential backoff between restarts, and crash-loop detection."""
 
     backoff_initial: Duration = Field(
-        timedelta(milliseconds=250),
+        timedelta(milliseconds=200),
         description="Delay before the first restart after a failure.",
     )
     backoff_max: Duration = Field(
@@ -182,7 +182,7 @@ class SupervisionSettings(Section):
         description="Attach mode: systemd unit whose main process is the worker.",
     )
     tick_interval: Duration = Field(
-        timedelta(milliseconds=500),
+        timedelta(milliseconds=250),
         description="How often the supervision job runs: it polls the process, starts "
         "restarts that are due and runs the checks whose interval has passed.",
     )

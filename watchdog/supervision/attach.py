@@ -130,11 +130,11 @@ class AttachedWorker:
 
     def tick(self) -> None:
         """Check the worker if a check is due."""
-        self._reject_restart_requests()
         now = self._clock()
         if now < self._next_check_at:
             return
         self._next_check_at = now + self._settings.health.interval.total_seconds()
+        self._reject_restart_requests()
 
         previous_pid = self._pid
         process_gone = False

@@ -61,6 +61,10 @@ from watchdog.supervision.states import WorkerState, check_transition
 
 logger = logging.getLogger(__name__)
 
+# How often the tick looks for ``worker restart`` requests in the database; a
+# query on every tick would cost more than the rest of the tick.
+REQUEST_POLL_SECONDS = 1.0
+
 # How long to wait after SIGKILL before giving up on processes that do not go
 # (a process in uninterruptible sleep ignores even SIGKILL until its I/O ends).
 SIGKILL_WAIT_SECONDS = 5.0
@@ -143,6 +147,7 @@ class Supervisor:
         self._last_exit: WorkerExit | None = None
         self._last_exit_at: datetime | None = None
         self._last_spawn_error = ""
+        self._next_request_poll_at = 0.0
 
     # WorkerHandle
 
@@ -634,8 +639,10 @@ class Supervisor:
         )
 
     def _handle_restart_requests(self) -> None:
-        if self._recorder is None:
+        now = self._clock()
+        if self._recorder is None or now < self._next_request_poll_at:
             return
+        self._next_request_poll_at = now + REQUEST_POLL_SECONDS
         requests = self._recorder.pending_requests()
         if not requests:
             return
