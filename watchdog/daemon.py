@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchdog.alerts.component import AlertsComponent
 from watchdog.alerts.events import AlertSink, LogAlertSink
 from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
@@ -149,8 +150,10 @@ class SlackAuthCheck:
 
 ComponentFactory = Callable[[DaemonContext], Component]
 
-# Components in start order; stopped in reverse.
+# Components in start order; stopped in reverse. The alert engine comes first: building it
+# installs its sink in context.services, which the later components emit to.
 COMPONENT_FACTORIES: list[ComponentFactory] = [
+    AlertsComponent,
     StoreMaintenance,
     SlackAuthCheck,
     SupervisionComponent,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from watchdog.alerts.status import alerts_section
 from watchdog.config import Settings
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
@@ -22,7 +23,7 @@ from watchdog.supervision.status import worker_status
 StatusSection = Callable[[Store, Settings], dict[str, Any]]
 
 # Section name -> function that reads it from the store.
-STATUS_SECTIONS: dict[str, StatusSection] = {"worker": worker_status}
+STATUS_SECTIONS: dict[str, StatusSection] = {"alerts": alerts_section, "worker": worker_status}
 
 
 def _iso(value: datetime | None) -> str | None:

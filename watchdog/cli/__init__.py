@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from watchdog import __version__
+from watchdog.cli.alerts import alerts
 from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
@@ -41,4 +42,5 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(check_config)
 main.add_command(db)
+main.add_command(alerts)
 main.add_command(worker)

@@ -4,8 +4,27 @@ Each capability keeps its tables in its own module here and its own
 migration under ``migrations/versions``.
 """
 
+from watchdog.storage.models.alerts import (
+    AlertCounter,
+    AlertStateRow,
+    AlertTarget,
+    OutboxMessage,
+    Silence,
+)
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
 from watchdog.storage.models.supervision import WorkerEvent, WorkerRestartRequest, WorkerStatus
 
-__all__ = ["Base", "DaemonRun", "JobRun", "WorkerEvent", "WorkerRestartRequest", "WorkerStatus"]
+__all__ = [
+    "AlertCounter",
+    "AlertStateRow",
+    "AlertTarget",
+    "Base",
+    "DaemonRun",
+    "JobRun",
+    "OutboxMessage",
+    "Silence",
+    "WorkerEvent",
+    "WorkerRestartRequest",
+    "WorkerStatus",
+]
