@@ -35,9 +35,7 @@ def cgroup_parent() -> Iterator[MemoryCgroup]:
     """
     own = own_memory_cgroup()
     assert own is not None, "no memory cgroup found for the test process"
-    parent = MemoryCgroup(
-        own.path / f"supervision-test-{os.getpid()}-{time.monotonic_ns()}", own.version
-    )
+    parent = MemoryCgroup(own.path / f"supervision-test-{os.getpid()}-{time.monotonic_ns()}", own.version)
     parent.path.mkdir()
     yield parent
     for child in sorted(parent.path.iterdir(), reverse=True):

@@ -118,9 +118,7 @@ def main() -> None:
             daemon=True,
         ).start()
     if options.allocate:
-        timer = threading.Timer(
-            options.allocate_after, lambda: server.leaked.append(touch(options.allocate))
-        )
+        timer = threading.Timer(options.allocate_after, lambda: server.leaked.append(touch(options.allocate)))
         timer.daemon = True
         timer.start()
     server.serve_forever()

@@ -108,9 +108,7 @@ def test_attach_alerts_when_down_and_resolves(
         (RULE_DOWN, "resolved"),
     ]
     assert sink.events[0].summary == f"worker down: process {first_pid} is not running"
-    transitions = [
-        (event.from_state, event.to_state, event.reason) for event in worker_events(store)
-    ]
+    transitions = [(event.from_state, event.to_state, event.reason) for event in worker_events(store)]
     assert transitions == [
         ("starting", "running", "up"),
         ("running", "stopped", "down"),

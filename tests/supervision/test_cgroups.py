@@ -41,9 +41,7 @@ def test_keyed_counters_parse() -> None:
 def test_locate_prefers_v1_memory_on_hybrid_host() -> None:
     cgroup = locate_memory_cgroup(HYBRID_CGROUP, HYBRID_MOUNTINFO)
 
-    assert cgroup == MemoryCgroup(
-        Path("/sys/fs/cgroup/memory/system.slice/inference-watchdog.service"), 1
-    )
+    assert cgroup == MemoryCgroup(Path("/sys/fs/cgroup/memory/system.slice/inference-watchdog.service"), 1)
 
 
 def test_locate_unified_hierarchy() -> None:
@@ -71,9 +69,7 @@ def test_locate_without_memory_controller() -> None:
 
 def test_v2_files_read(tmp_path: Path) -> None:
     (tmp_path / "memory.current").write_text("524288000\n")
-    (tmp_path / "memory.stat").write_text(
-        "anon 400000000\nfile 124288000\ninactive_file 24288000\n"
-    )
+    (tmp_path / "memory.stat").write_text("anon 400000000\nfile 124288000\ninactive_file 24288000\n")
     (tmp_path / "memory.max").write_text("1073741824\n")
     (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     cgroup = MemoryCgroup(tmp_path, 2)

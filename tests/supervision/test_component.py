@@ -27,7 +27,7 @@ from watchdog.config import LoadedSettings, load_settings
 from watchdog.daemon import Daemon
 from watchdog.errors import ConfigError
 from watchdog.storage import open_store
-from watchdog.supervision.alerts import RULE_DOWN
+from watchdog.supervision.alerts import RULE_DOWN, RULE_FATAL, RULE_MEMORY
 from watchdog.supervision.attach import AttachedWorker
 from watchdog.supervision.cgroups import MemoryCgroup
 from watchdog.supervision.component import PID_FILE_NAME, SupervisionComponent
@@ -85,6 +85,15 @@ def test_daemon_restarts_worker_after_sigkill(
     first_pid = worker.pid
     assert first_pid is not None
 
+    # The first ready resolves what an earlier daemon run may have left firing.
+    wait_for(lambda: len(sink.events) == 3)
+    assert sorted((event.rule, event.state) for event in sink.events) == [
+        (RULE_DOWN, "resolved"),
+        (RULE_FATAL, "resolved"),
+        (RULE_MEMORY, "resolved"),
+    ]
+    sink.events.clear()
+
     os.kill(first_pid, signal.SIGKILL)
     wait_for(lambda: worker.is_up and worker.pid != first_pid)
     wait_for(lambda: len(sink.events) == 2)
@@ -121,9 +130,7 @@ def test_daemon_restarts_worker_after_sigkill(
     assert status["last_exit"]["exit_status"] is None
 
 
-def test_worker_restart_command(
-    running_daemon: tuple[Daemon, RecordingSink], state_dir: Path
-) -> None:
+def test_worker_restart_command(running_daemon: tuple[Daemon, RecordingSink], state_dir: Path) -> None:
     daemon, _ = running_daemon
     worker = supervisor_of(daemon)
     wait_for(lambda: worker.is_up)
@@ -154,9 +161,7 @@ def test_worker_restart_needs_running_daemon(state_dir: Path) -> None:
     assert "the daemon is not running" in result.output
 
 
-def test_worker_events_command(
-    running_daemon: tuple[Daemon, RecordingSink], state_dir: Path
-) -> None:
+def test_worker_events_command(running_daemon: tuple[Daemon, RecordingSink], state_dir: Path) -> None:
     daemon, _ = running_daemon
     worker = supervisor_of(daemon)
     wait_for(lambda: worker.is_up)

@@ -112,9 +112,7 @@ def test_v1_kernel_without_oom_kill_line(tmp_path: Path) -> None:
 def test_sigkill_sent_by_supervisor() -> None:
     worker_exit = classify_exit(-9, 0, 0, sent_sigkill=True, last_memory=None)
 
-    assert worker_exit == WorkerExit(
-        ExitKind.SIGNAL, None, 9, "killed by SIGKILL (sent by the supervisor)"
-    )
+    assert worker_exit == WorkerExit(ExitKind.SIGNAL, None, 9, "killed by SIGKILL (sent by the supervisor)")
 
 
 @pytest.mark.parametrize(

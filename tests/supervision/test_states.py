@@ -48,8 +48,7 @@ def test_transition_rejected(current: WorkerState, target: WorkerState) -> None:
         check_transition(current, target)
 
     assert str(raised.value) == (
-        f"invalid worker transition {current.name} -> {target.name}; this is a bug in the "
-        "supervisor"
+        f"invalid worker transition {current.name} -> {target.name}; this is a bug in the supervisor"
     )
 
 

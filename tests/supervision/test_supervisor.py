@@ -135,9 +135,7 @@ def test_sigkill_restarts_within_backoff(make_supervisor: SupervisorFactory, sto
     assert supervisor.last_exit.description == "killed by SIGKILL"
 
 
-def test_stop_leaves_no_process_or_zombie(
-    make_supervisor: SupervisorFactory, tmp_path: Path
-) -> None:
+def test_stop_leaves_no_process_or_zombie(make_supervisor: SupervisorFactory, tmp_path: Path) -> None:
     grandchild_file = tmp_path / "grandchild.pid"
     supervisor = make_supervisor(
         fast_settings(), fake_worker_command("--grandchild-pid-file", str(grandchild_file))
@@ -154,15 +152,11 @@ def test_stop_leaves_no_process_or_zombie(
     assert group_members(worker_pid) == []
     assert not process_exists(worker_pid)
     assert not process_exists(grandchild)
-    zombies = [
-        child.pid for child in psutil.Process().children() if child.status() == psutil.STATUS_ZOMBIE
-    ]
+    zombies = [child.pid for child in psutil.Process().children() if child.status() == psutil.STATUS_ZOMBIE]
     assert zombies == []
 
 
-def test_stop_escalates_to_sigkill(
-    make_supervisor: SupervisorFactory, store: Store, tmp_path: Path
-) -> None:
+def test_stop_escalates_to_sigkill(make_supervisor: SupervisorFactory, store: Store, tmp_path: Path) -> None:
     grandchild_file = tmp_path / "grandchild.pid"
     settings = fast_settings(stop_timeout="500ms")
     supervisor = make_supervisor(
@@ -187,9 +181,7 @@ def test_stop_escalates_to_sigkill(
     assert stopped.detail == "killed by SIGKILL (sent by the supervisor)"
 
 
-def test_orphaned_grandchild_killed_after_crash(
-    make_supervisor: SupervisorFactory, tmp_path: Path
-) -> None:
+def test_orphaned_grandchild_killed_after_crash(make_supervisor: SupervisorFactory, tmp_path: Path) -> None:
     grandchild_file = tmp_path / "grandchild.pid"
     supervisor = make_supervisor(
         fast_settings(), fake_worker_command("--grandchild-pid-file", str(grandchild_file))
@@ -301,9 +293,7 @@ def test_worker_environment_lacks_systemd_variables(
     }
     settings = fast_settings(environment={"OMP_NUM_THREADS": "1", "NOTIFY_SOCKET": "/run/x"})
 
-    supervisor = make_supervisor(
-        settings, fake_worker_command("--env-file", str(env_file)), environ=environ
-    )
+    supervisor = make_supervisor(settings, fake_worker_command("--env-file", str(env_file)), environ=environ)
     tick_until(supervisor, lambda: supervisor.state is WorkerState.RUNNING)
 
     seen = json.loads(env_file.read_text())
@@ -398,9 +388,7 @@ def test_manual_restart_of_running_worker(make_supervisor: SupervisorFactory, st
     )
 
     assert outcome == RestartOutcome(True, f"restarting: stopping pid {first_pid} (was running)")
-    transitions = [
-        (event.from_state, event.to_state, event.reason) for event in worker_events(store)
-    ]
+    transitions = [(event.from_state, event.to_state, event.reason) for event in worker_events(store)]
     assert transitions[-3:] == [
         ("running", "stopping", "manual"),
         ("stopping", "starting", "manual"),

@@ -27,6 +27,7 @@ RULE_DOWN = "worker_down"
 RULE_CRASH_LOOP = "worker_crash_loop"
 RULE_MEMORY = "worker_memory"
 RULE_FATAL = "worker_fatal"
+ALL_RULES = frozenset({RULE_DOWN, RULE_CRASH_LOOP, RULE_MEMORY, RULE_FATAL})
 
 SEVERITIES: dict[str, Severity] = {
     RULE_DOWN: "warning",
@@ -60,28 +61,32 @@ def worker_alert(
 
 
 class AlertEpisodes:
-    """Tracks which worker alerts are firing, so each episode fires once and resolves once."""
+    """Tracks which worker alerts are firing, so each episode fires once and resolves once.
 
-    def __init__(self, emit: EmitAlert, labels: Mapping[str, str]) -> None:
+    ``carried_over`` names rules that an earlier daemon run may have left
+    firing in the alert engine's store. They count as firing until resolved,
+    so the first recovery resolves them; the engine ignores a resolved event
+    for an alert that is not firing.
+    """
+
+    def __init__(
+        self, emit: EmitAlert, labels: Mapping[str, str], carried_over: frozenset[str] = frozenset()
+    ) -> None:
         self._emit = emit
         self._labels = dict(labels)
-        self._firing: set[str] = set()
+        self._firing: set[str] = set(carried_over)
 
     def is_firing(self, rule: str) -> bool:
         """Return whether ``rule`` fired and has not been resolved since."""
         return rule in self._firing
 
-    def fire(
-        self, rule: str, summary: str, at: datetime, details: Mapping[str, str] | None = None
-    ) -> bool:
+    def fire(self, rule: str, summary: str, at: datetime, details: Mapping[str, str] | None = None) -> bool:
         """Emit a firing event unless ``rule`` is already firing; return whether one was emitted."""
         if rule in self._firing:
             return False
         self._firing.add(rule)
         self._emit(
-            worker_alert(
-                rule, state="firing", summary=summary, at=at, labels=self._labels, details=details
-            )
+            worker_alert(rule, state="firing", summary=summary, at=at, labels=self._labels, details=details)
         )
         return True
 
@@ -90,7 +95,5 @@ class AlertEpisodes:
         if rule not in self._firing:
             return False
         self._firing.discard(rule)
-        self._emit(
-            worker_alert(rule, state="resolved", summary=summary, at=at, labels=self._labels)
-        )
+        self._emit(worker_alert(rule, state="resolved", summary=summary, at=at, labels=self._labels))
         return True

@@ -89,9 +89,7 @@ class AttachedWorker:
         self._health_url = settings.resolve_url(settings.health_url, "/healthz", settings.port)
         self._metrics_url: str | None = None
         if settings.metrics_url is not None or settings.port:
-            self._metrics_url = settings.resolve_url(
-                settings.metrics_url, "/metrics", settings.port
-            )
+            self._metrics_url = settings.resolve_url(settings.metrics_url, "/metrics", settings.port)
         self._state = WorkerState.STARTING
         self._pid: int | None = None
         self._failures = 0

@@ -18,7 +18,7 @@ from watchdog.alerts.events import AlertEvent
 from watchdog.config.supervision import MemorySettings, SupervisionSettings
 from watchdog.errors import ConfigError
 from watchdog.scheduler import JobSpec, utc_now
-from watchdog.supervision.alerts import AlertEpisodes
+from watchdog.supervision.alerts import ALL_RULES, AlertEpisodes
 from watchdog.supervision.attach import (
     AttachedWorker,
     PidSource,
@@ -60,9 +60,7 @@ def cgroup_at(path: Path) -> MemoryCgroup:
     return MemoryCgroup(path, 2 if (path / "cgroup.controllers").exists() else 1)
 
 
-def prepare_placement(
-    memory: MemorySettings, own: MemoryCgroup | None, hard_limit: int | None
-) -> Placement:
+def prepare_placement(memory: MemorySettings, own: MemoryCgroup | None, hard_limit: int | None) -> Placement:
     """Create the worker's memory cgroup where allowed; else run it in the daemon's cgroup."""
     fallback = Placement(worker_cgroup=None, oom_cgroup=own, hard_limit=hard_limit)
     if memory.cgroup == "off":
@@ -77,9 +75,7 @@ def prepare_placement(
         if hard_limit is not None:
             worker_cgroup.set_limit(hard_limit)
     except CgroupError as exc:
-        logger.warning(
-            "%s; the worker runs in the daemon's cgroup with no memory limit of its own", exc
-        )
+        logger.warning("%s; the worker runs in the daemon's cgroup with no memory limit of its own", exc)
         return fallback
     logger.info("worker cgroup %s (limit %s bytes)", worker_cgroup.path, hard_limit or "none")
     return Placement(worker_cgroup=worker_cgroup, oom_cgroup=worker_cgroup, hard_limit=hard_limit)
@@ -110,7 +106,7 @@ class SupervisionComponent:
         self._recorder = SupervisionRecorder(context.store)
         self._placement: Placement | None = None
         labels = {"service": context.settings.service_name, "host": context.settings.host_name}
-        alerts = AlertEpisodes(self._emit, labels)
+        alerts = AlertEpisodes(self._emit, labels, carried_over=ALL_RULES)
 
         self._own_cgroup: MemoryCgroup | None = None
         self._hard_limit: int | None = None
@@ -173,9 +169,7 @@ class SupervisionComponent:
         leftover = kill_leftover_worker(self._context.state_dir / PID_FILE_NAME)
         if leftover is not None:
             logger.warning("killed worker %d left running by an earlier daemon run", leftover)
-        self._placement = prepare_placement(
-            self._settings.memory, self._own_cgroup, self._hard_limit
-        )
+        self._placement = prepare_placement(self._settings.memory, self._own_cgroup, self._hard_limit)
         self.runner.start(self._placement)
 
     def stop(self) -> None:

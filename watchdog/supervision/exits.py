@@ -72,11 +72,7 @@ def classify_exit(
     says whether the supervisor itself sent SIGKILL.
     """
     counters_known = oom_kills_before is not None and oom_kills_after is not None
-    if (
-        oom_kills_before is not None
-        and oom_kills_after is not None
-        and oom_kills_after > oom_kills_before
-    ):
+    if oom_kills_before is not None and oom_kills_after is not None and oom_kills_after > oom_kills_before:
         how = _plain_description(returncode)
         return WorkerExit(
             kind=ExitKind.OOM,
@@ -120,8 +116,7 @@ def lost_exit(waited: float) -> WorkerExit:
         ExitKind.LOST,
         None,
         None,
-        f"still present {waited:g}s after SIGKILL (uninterruptible sleep?); its exit status "
-        "is unknown",
+        f"still present {waited:g}s after SIGKILL (uninterruptible sleep?); its exit status is unknown",
     )
 
 

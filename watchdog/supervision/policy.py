@@ -66,9 +66,7 @@ def recent_failures(failure_times: Iterable[float], now: float, window: float) -
     return [at for at in failure_times if now - at <= window]
 
 
-def is_crash_loop(
-    failure_times: Iterable[float], now: float, window: float, threshold: int
-) -> bool:
+def is_crash_loop(failure_times: Iterable[float], now: float, window: float, threshold: int) -> bool:
     """Return whether ``threshold`` or more failures fall within the window ending at ``now``."""
     return len(recent_failures(failure_times, now, window)) >= threshold
 
@@ -102,9 +100,7 @@ def assess_memory(budget: MemoryBudget, reading: int, over_soft: int) -> tuple[i
     return count, "none"
 
 
-def resolve_hard_limit(
-    limit: int | None, limit_share: float | None, cgroup_limit: int | None
-) -> int | None:
+def resolve_hard_limit(limit: int | None, limit_share: float | None, cgroup_limit: int | None) -> int | None:
     """Return the hard limit in bytes from the settings and the daemon's cgroup limit.
 
     Raises ``ValueError`` when a share is configured but the cgroup has no limit.

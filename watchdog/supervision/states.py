@@ -71,8 +71,7 @@ class InvalidTransitionError(RuntimeError):
         self.current = current
         self.target = target
         super().__init__(
-            f"invalid worker transition {current.name} -> {target.name}; this is a bug in "
-            "the supervisor"
+            f"invalid worker transition {current.name} -> {target.name}; this is a bug in the supervisor"
         )
 
 

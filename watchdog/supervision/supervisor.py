@@ -290,9 +290,7 @@ class Supervisor:
             self._health_failures = 0
             self._next_health_at = now + self._settings.health.interval.total_seconds()
             elapsed = now - self._spawned_at
-            logger.info(
-                "success: worker entered RUNNING state, health check passed after %.2fs", elapsed
-            )
+            logger.info("success: worker entered RUNNING state, health check passed after %.2fs", elapsed)
             # STARTING -> RUNNING
             self._transition(WorkerState.RUNNING, "ready", f"healthy after {elapsed:.2f}s")
             at = self._wall_clock()
@@ -304,9 +302,7 @@ class Supervisor:
         startup_timeout = self._settings.health.startup_timeout.total_seconds()
         if now - self._spawned_at >= startup_timeout:
             detail = f"not healthy after {startup_timeout:g}s (last check: {result.detail})"
-            self._alerts.fire(
-                RULE_DOWN, f"worker missed its start-up timeout: {detail}", self._wall_clock()
-            )
+            self._alerts.fire(RULE_DOWN, f"worker missed its start-up timeout: {detail}", self._wall_clock())
             # STARTING -> STOPPING
             self._begin_stop("startup_timeout", detail, then=WorkerState.BACKOFF)
 
@@ -328,9 +324,7 @@ class Supervisor:
                     self._policy.initial,
                 )
                 self._failures = 0
-            self._alerts.resolve(
-                RULE_CRASH_LOOP, "the worker has been ready and stable", self._wall_clock()
-            )
+            self._alerts.resolve(RULE_CRASH_LOOP, "the worker has been ready and stable", self._wall_clock())
 
         if now < self._next_health_at:
             return
@@ -338,9 +332,7 @@ class Supervisor:
         result = self._probe.check(self._require_health_url(), self._health_timeout)
         if result.ok:
             if self._health_failures:
-                logger.info(
-                    "worker health check passed again after %d failures", self._health_failures
-                )
+                logger.info("worker health check passed again after %d failures", self._health_failures)
             self._health_failures = 0
             return
 
@@ -418,8 +410,7 @@ class Supervisor:
             self._transition(WorkerState.FATAL, "spawn_failed", str(exc))
             self._alerts.fire(
                 RULE_FATAL,
-                f"the worker cannot be started: {exc}. Fix it, then run "
-                "'inference-watchdog worker restart'.",
+                f"the worker cannot be started: {exc}. Fix it, then run 'inference-watchdog worker restart'.",
                 self._wall_clock(),
             )
             return
@@ -484,9 +475,7 @@ class Supervisor:
         else:
             self._record_exit(worker_exit)
             # STOPPING -> STOPPED
-            self._transition(
-                WorkerState.STOPPED, self._stop_reason, worker_exit.description, worker_exit
-            )
+            self._transition(WorkerState.STOPPED, self._stop_reason, worker_exit.description, worker_exit)
 
     def _schedule_restart(self, reason: str, detail: str, worker_exit: WorkerExit) -> None:
         self._record_exit(worker_exit)
@@ -518,9 +507,7 @@ class Supervisor:
 
         self._next_start_at = now + delay
         self._next_start_wall = self._wall_clock() + timedelta(seconds=delay)
-        self._transition(
-            WorkerState.BACKOFF, reason, detail, worker_exit, delay_seconds=round(delay, 3)
-        )
+        self._transition(WorkerState.BACKOFF, reason, detail, worker_exit, delay_seconds=round(delay, 3))
 
     def _sample_memory(self) -> bool:
         """Take a memory reading if one is due; return whether it started a memory restart."""
@@ -646,14 +633,10 @@ class Supervisor:
         requests = self._recorder.pending_requests()
         if not requests:
             return
-        sources = ", ".join(
-            f"request {request.id} by {request.requested_by}" for request in requests
-        )
+        sources = ", ".join(f"request {request.id} by {request.requested_by}" for request in requests)
         outcome = self.request_restart(sources)
         logger.info("worker restart %s: %s", sources, outcome.message)
-        self._recorder.finish_requests(
-            [request.id for request in requests], outcome, self._wall_clock()
-        )
+        self._recorder.finish_requests([request.id for request in requests], outcome, self._wall_clock())
 
     def _require_process(self) -> WorkerProcess:
         if self._process is None:
