@@ -15,6 +15,7 @@ for it, so the delay is always ``backoff_initial``) and
 
     .venv/bin/python bench/supervision.py --runs 20
     .venv/bin/python bench/supervision.py --worker stub   # stdlib worker, no model
+    .venv/bin/python bench/supervision.py --idle-cpu 30   # daemon CPU while the worker is healthy
 
 The ``reference`` worker is ``python -m watchdog.worker serve`` with its
 bundled model; ``stub`` is the test worker in tests/supervision/, which
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from watchdog.config import load_settings
+from watchdog.config import LoadedSettings, load_settings
 from watchdog.daemon import Daemon
 from watchdog.storage.models import WorkerEvent
 from watchdog.supervision.component import SupervisionComponent, reference_worker_command
@@ -69,22 +70,50 @@ def events_after(daemon: Daemon, after_id: int) -> list[WorkerEvent]:
         return list(session.scalars(statement).all())
 
 
+def bench_settings(directory: str, kind: str, tick_interval: str | None) -> LoadedSettings:
+    supervision: dict[str, object] = {
+        "command": worker_command(kind),
+        # A budget, so that the idle measurement includes the memory readings.
+        "memory": {"cgroup": "off", "limit": "4GiB"},
+        "restart": {"stable_after": f"{STABLE_AFTER}s", "crash_loop_restarts": 1000},
+    }
+    if tick_interval:
+        supervision["tick_interval"] = tick_interval
+    return load_settings(
+        overrides={"mode": "production", "state_dir": Path(directory), "supervision": supervision},
+        environ={},
+    )
+
+
+def idle_cpu(kind: str, seconds: float, tick_interval: str | None) -> None:
+    """Print the daemon's CPU use while it supervises a healthy worker."""
+    with tempfile.TemporaryDirectory(prefix="bench-supervision-") as directory:
+        loaded = bench_settings(directory, kind, tick_interval)
+        daemon = Daemon(loaded, factories=[SupervisionComponent])
+        worker = daemon.context.services.worker
+        assert isinstance(worker, Supervisor)
+        daemon.start()
+        try:
+            wait_for(lambda: worker.is_up, timeout=120)
+            before = os.times()
+            started = time.monotonic()
+            time.sleep(seconds)
+            after = os.times()
+            elapsed = time.monotonic() - started
+        finally:
+            daemon.stop()
+    used = (after.user - before.user) + (after.system - before.system)
+    tick = loaded.settings.supervision.tick_interval.total_seconds()
+    print(
+        f"worker: {kind}, tick {tick:g}s: daemon CPU {used:.2f}s in {elapsed:.1f}s "
+        f"({100 * used / elapsed:.2f} % of one core)"
+    )
+
+
 def measure(kind: str, runs: int, tick_interval: str | None) -> dict[str, list[float]]:
     phases: dict[str, list[float]] = {"detect": [], "restart": [], "ready": [], "startup": []}
     with tempfile.TemporaryDirectory(prefix="bench-supervision-") as directory:
-        loaded = load_settings(
-            overrides={
-                "mode": "production",
-                "state_dir": Path(directory),
-                "supervision": {
-                    **({"tick_interval": tick_interval} if tick_interval else {}),
-                    "command": worker_command(kind),
-                    "memory": {"cgroup": "off"},
-                    "restart": {"stable_after": f"{STABLE_AFTER}s", "crash_loop_restarts": 1000},
-                },
-            },
-            environ={},
-        )
+        loaded = bench_settings(directory, kind, tick_interval)
         daemon = Daemon(loaded, factories=[SupervisionComponent])
         worker = daemon.context.services.worker
         assert isinstance(worker, Supervisor)
@@ -129,8 +158,7 @@ def print_table(kind: str, runs: int, phases: dict[str, list[float]]) -> None:
         ordered = sorted(values)
         p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
         print(
-            f"{name:<8} {ordered[0]:>7.3f} {statistics.median(ordered):>7.3f} "
-            f"{p90:>7.3f} {ordered[-1]:>7.3f}"
+            f"{name:<8} {ordered[0]:>7.3f} {statistics.median(ordered):>7.3f} {p90:>7.3f} {ordered[-1]:>7.3f}"
         )
 
 
@@ -145,10 +173,19 @@ def main() -> None:
     parser.add_argument(
         "--tick-interval", help="supervision.tick_interval, such as 250ms [default: the setting's]"
     )
+    parser.add_argument(
+        "--idle-cpu",
+        type=float,
+        metavar="SECONDS",
+        help="measure the daemon's CPU use over SECONDS with a healthy worker instead",
+    )
     options = parser.parse_args()
     kind = options.worker
     if kind is None:
         kind = "reference" if importlib.util.find_spec("watchdog.worker") else "stub"
+    if options.idle_cpu:
+        idle_cpu(kind, options.idle_cpu, options.tick_interval)
+        return
     phases = measure(kind, options.runs, options.tick_interval)
     print_table(kind, options.runs, phases)
 
