@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tests.alerts.conftest import HarnessFactory, firing, resolved
+from watchdog.alerts.counters import read_monthly_counts
 from watchdog.alerts.events import AlertEvent
 from watchdog.alerts.silences import create_silence, expire_silence, parse_matcher
 from watchdog.embedded.slack_faults import Fault
@@ -40,6 +41,9 @@ def test_ten_thousand_duplicates_send_one_message(make_harness: HarnessFactory) 
     assert status["sent"] == 1
     assert status["firing"] == 1
     assert status["outbox_pending"] == 0
+    with harness.store.session() as session:
+        monthly = read_monthly_counts(session, start.strftime("%Y-%m"))
+    assert monthly == {"announced": {"latency_p99": 1}, "suppressed": {"latency_p99": 9_999}}
 
 
 def test_two_hundred_alerts_fold_into_budget_and_digest(make_harness: HarnessFactory) -> None:
@@ -68,6 +72,9 @@ def test_two_hundred_alerts_fold_into_budget_and_digest(make_harness: HarnessFac
     assert min(gaps) >= timedelta(seconds=1)
     assert [r for r in harness.double.requests("chat.postMessage") if r["status"] == 429] == []
     assert harness.status()["folded"] == 190
+    with harness.store.session() as session:
+        monthly = read_monthly_counts(session, start.strftime("%Y-%m"))
+    assert monthly == {"announced": {"latency_p99": 10}, "folded": {"latency_p99": 190}}
 
 
 def test_rate_limit_waits_for_retry_after(make_harness: HarnessFactory) -> None:

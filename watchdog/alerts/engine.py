@@ -28,7 +28,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -136,6 +136,8 @@ class AlertEngine:
         self._groups_of: dict[str, tuple[str, Route, str]] = {}
         self._budgets: dict[str, TargetBudget] = {}
         self._unsaved_counts: Counter[str] = Counter()
+        # Suppressed observations by (month, rule, outcome), kept until a cycle stores them.
+        self._unsaved_monthly: Counter[counters.MonthlyKey] = Counter()
         self._unsaved_silence_counts: Counter[str] = Counter()
 
     # -- AlertSink --------------------------------------------------------
@@ -222,8 +224,10 @@ class AlertEngine:
         budgets = dict(self._budgets)
         try:
             with self._store.write_session() as session:
+                # Announced and folded counts of this cycle only; a failed cycle recounts them.
+                cycle_monthly: Counter[counters.MonthlyKey] = Counter()
                 self._queue_digests(session, budgets, now, report)
-                self._queue_messages(session, budgets, outgoing, now, report)
+                self._queue_messages(session, budgets, outgoing, now, report, monthly=cycle_monthly)
                 to_save = [staged.get(fp, self._records[fp]) for fp in self._dirty | set(staged)]
                 save_records(session, to_save)
                 save_budgets(
@@ -232,6 +236,7 @@ class AlertEngine:
                 )
                 self._unsaved_counts[counters.FOLDED] += report.folded
                 counters.add_counts(session, self._unsaved_counts)
+                counters.add_monthly_counts(session, self._unsaved_monthly + cycle_monthly)
                 add_suppressed(session, self._unsaved_silence_counts)
         except SQLAlchemyError as exc:
             # Everything stays staged in memory and is written by the next cycle.
@@ -242,6 +247,7 @@ class AlertEngine:
         self._records.update(staged)
         self._dirty.clear()
         self._unsaved_counts.clear()
+        self._unsaved_monthly.clear()
         self._unsaved_silence_counts.clear()
         self._budgets = budgets
         for plan in plans:
@@ -281,22 +287,27 @@ class AlertEngine:
                     flapping.window,
                 )
             if event.state == "firing" and observation.outcome in ("fired", "duplicate"):
-                self._count_suppression(record, observation.outcome, silences)
+                self._count_suppression(record, observation.outcome, silences, event.at)
 
     def _count_suppression(
-        self, record: AlertRecord, outcome: str, silences: list[ActiveSilence]
+        self, record: AlertRecord, outcome: str, silences: list[ActiveSilence], at: datetime
     ) -> None:
         """Count a firing observation that does not lead to an announcement of its own."""
         silence = self._silence_of(record, silences)
         if silence is not None:
-            self._unsaved_counts[counters.SUPPRESSED_SILENCED] += 1
+            reason = counters.SUPPRESSED_SILENCED
             self._unsaved_silence_counts[silence.id] += 1
         elif record.flapping:
-            self._unsaved_counts[counters.SUPPRESSED_FLAPPING] += 1
+            reason = counters.SUPPRESSED_FLAPPING
         elif record.one_shot and record.announced_episode > 0:
-            self._unsaved_counts[counters.SUPPRESSED_ONE_SHOT] += 1
+            reason = counters.SUPPRESSED_ONE_SHOT
         elif outcome == "duplicate":
-            self._unsaved_counts[counters.SUPPRESSED_DUPLICATE] += 1
+            reason = counters.SUPPRESSED_DUPLICATE
+        else:
+            return
+        self._unsaved_counts[reason] += 1
+        month = at.astimezone(UTC).strftime("%Y-%m")
+        self._unsaved_monthly[(month, record.rule, counters.SUPPRESSED)] += 1
 
     @staticmethod
     def _silence_of(record: AlertRecord, silences: list[ActiveSilence]) -> ActiveSilence | None:
@@ -448,14 +459,19 @@ class AlertEngine:
         outgoing: list[_Outgoing],
         now: datetime,
         report: CycleReport,
+        *,
+        monthly: Counter[counters.MonthlyKey],
     ) -> None:
         guard = self._alerts.flood_guard
+        month = now.astimezone(UTC).strftime("%Y-%m")
         for message in outgoing:
             budget = budgets.get(message.target, TargetBudget(message.target))
             budget, allowed = admit(budget, now, guard.budget_window, guard.budget)
             if not allowed:
                 budgets[message.target] = fold(budget, message.folded)
                 report.folded += len(message.folded)
+                for alert in message.folded:
+                    monthly[(month, alert.rule, counters.FOLDED_MONTHLY)] += 1
                 continue
             budgets[message.target] = budget
             queued = QueuedMessage(
@@ -468,6 +484,8 @@ class AlertEngine:
             )
             if enqueue(session, queued, now):
                 report.queued += 1
+                for alert in message.folded:
+                    monthly[(month, alert.rule, counters.ANNOUNCED)] += 1
                 logger.info("queued %s message for %s: %s", message.kind, message.target, message.subject)
 
     def _forget_settled(self) -> None:

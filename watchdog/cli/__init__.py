@@ -14,9 +14,12 @@ from watchdog.cli.alerts import alerts
 from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
+from watchdog.cli.loadgen import loadgen
 from watchdog.cli.run import run
+from watchdog.cli.spend import spend
 from watchdog.cli.status import status
 from watchdog.cli.worker import worker
+from watchdog.cli.worker_control import events, restart
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,3 +47,7 @@ main.add_command(check_config)
 main.add_command(db)
 main.add_command(alerts)
 main.add_command(worker)
+worker.add_command(restart)
+worker.add_command(events)
+main.add_command(loadgen)
+main.add_command(spend)

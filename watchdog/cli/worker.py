@@ -1,154 +1,264 @@
-"""``inference-watchdog worker``: act on the supervised worker through the running daemon.
+"""``inference-watchdog worker``: run the reference ONNX inference worker and build its models.
 
-``worker restart`` does not signal anything itself. It adds a row to the
-``worker_restart_requests`` table of the daemon's SQLite database; the
-daemon's supervision job reads pending rows on every tick (every 0.5 s by
-default), restarts the worker and writes the outcome back into the row,
-which the command waits for. A database row instead of a signal works
-whichever user runs the command, as long as it may write the database, and
-it leaves a record of who asked and what happened.
+``python -m watchdog.worker ARGS`` is the same as ``inference-watchdog worker ARGS``.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import time
+import sys
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import click
-from sqlalchemy import select
 
-from watchdog.cli.common import CliState, exit_on_error, fail, state_dir_option, state_dir_overrides
-from watchdog.config.types import parse_duration
-from watchdog.scheduler import utc_now
-from watchdog.status import daemon_section
-from watchdog.storage import Store, open_store
-from watchdog.storage.models import WorkerEvent, WorkerRestartRequest
-
-# How often ``--wait`` looks at the request row.
-POLL_INTERVAL_SECONDS = 0.2
+from watchdog.cli.common import CliState, exit_on_error
+from watchdog.config.types import parse_byte_size, parse_duration
+from watchdog.worker.faults import FAULT_MODES, build_fault_config
 
 
-def _parse_timeout(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+def _parse_shape(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(dim < 1 for dim in shape):
+        raise click.BadParameter(
+            f"invalid shape {value!r}: use positive integers separated by commas, such as 64 or 3,224,224"
+        )
+    return shape
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_byte_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
     try:
         return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
-def _requester() -> str:
-    try:
-        name = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        name = f"uid {os.getuid()}"
-    sudo_user = os.environ.get("SUDO_USER")
-    if sudo_user:
-        name = f"{sudo_user} via sudo as {name}"
-    return f"{name} (pid {os.getpid()})"
-
-
 @click.group()
 def worker() -> None:
-    """Act on the supervised worker through the running daemon."""
+    """Run the reference ONNX inference worker and build its models; restart the supervised one."""
 
 
-@worker.command("restart")
+@worker.command("serve")
 @click.option(
-    "--wait/--no-wait",
-    default=True,
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ONNX model file to serve [default: the bundled digits model, built on first use].",
+)
+@click.option("--input-name", help="Model input to feed [default: the model's only input].")
+@click.option(
+    "--input-shape",
+    callback=_parse_shape,
+    metavar="N,...",
+    help="Shape of one sample without the batch dimension, such as 64 or 3,224,224 "
+    "[default: read from the model].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
     show_default=True,
-    help="Wait until the daemon has handled the request and print its outcome.",
+    help="TCP port; 0 picks a free one (see --port-file).",
 )
 @click.option(
-    "--timeout",
-    default="30s",
-    show_default=True,
-    callback=_parse_timeout,
+    "--port-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the bound port to this file once listening.",
+)
+@click.option(
+    "--model-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for built models [default: the worker.model_cache_dir setting].",
+)
+@click.option(
+    "--fault",
+    "faults",
+    type=click.Choice(FAULT_MODES),
+    multiple=True,
+    help="Misbehave on purpose (repeatable): " + ", ".join(FAULT_MODES) + ".",
+)
+@click.option(
+    "--leak-bytes",
+    callback=_parse_size,
+    metavar="SIZE",
+    help="Memory kept per /predict request under the leak fault, such as 1MiB [default: 1MiB].",
+)
+@click.option(
+    "--hang-after",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="/predict requests served before the hang fault starts [default: 0].",
+)
+@click.option(
+    "--crash-after",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Exit with status 1 after responding to this many /predict requests.",
+)
+@click.option(
+    "--slow-ms",
+    type=click.FloatRange(min=0),
+    metavar="MS",
+    help="Milliseconds added to every inference.",
+)
+@click.option("--pool-size", type=click.IntRange(1, 64), help="Inference threads.")
+@click.option("--intra-op-threads", type=click.IntRange(1, 64), help="ONNX Runtime threads per inference.")
+@click.option("--queue-size", type=click.IntRange(min=1), help="Batches that may wait for a thread.")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    help="Requests per second per client address; 0 turns the limit off.",
+)
+@click.option("--rate-burst", type=click.IntRange(min=1), help="Token bucket size per client.")
+@click.option(
+    "--cache-ttl",
+    callback=_parse_duration,
     metavar="DURATION",
-    help="How long --wait waits for the daemon, such as 30s or 2m.",
+    help="Lifetime of a cached prediction, such as 15m; 0 turns the cache off.",
 )
-@state_dir_option
-@click.pass_obj
-def restart(state: CliState, wait: bool, timeout: timedelta, state_dir: str | None) -> None:
-    """Ask the running daemon to start the worker again now.
-
-    A running worker is stopped (SIGTERM, then SIGKILL after the stop
-    timeout) and started again; a worker in backoff, in a crash-loop
-    cool-off or in the fatal state is started at once. Exits 1 when the
-    daemon is not running, declined the request, or did not answer in time.
-    """
-    loaded = state.load(state_dir_overrides(state_dir))
-    if loaded.settings.supervision.mode == "off":
-        fail("supervision.mode is 'off' in this configuration: the daemon runs no worker")
-    with exit_on_error():
-        store = open_store(loaded.settings.resolved_database_url())
-    try:
-        daemon, _ = daemon_section(store)
-        if not daemon["running"]:
-            fail(
-                f"the daemon is not running (database {store.url}): start it, for example "
-                "with 'systemctl start inference-watchdog'; it starts the worker itself"
-            )
-        request_id = _add_request(store)
-        click.echo(f"restart requested (request {request_id}) from daemon pid {daemon['pid']}")
-        if not wait:
-            return
-        accepted, outcome = _wait_for_outcome(store, request_id, timeout)
-    finally:
-        store.close()
-
-    if accepted is None:
-        fail(
-            f"the daemon did not handle request {request_id} within "
-            f"{timeout.total_seconds():g}s; check its log with 'journalctl -u inference-watchdog'"
-        )
-    click.echo(outcome)
-    if not accepted:
-        raise SystemExit(1)
-
-
-@worker.command("events")
+@click.option("--cache-size", type=click.IntRange(min=1), help="Maximum number of cached predictions.")
+@click.option("--max-body", callback=_parse_size, metavar="SIZE", help="Largest request body, such as 1MiB.")
+@click.option("--max-batch", type=click.IntRange(min=1), help="Maximum number of samples per request.")
 @click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Rows to show."
+    "--shutdown-timeout",
+    callback=_parse_duration,
+    metavar="DURATION",
+    help="How long SIGTERM waits for in-flight requests, such as 10s.",
 )
-@state_dir_option
 @click.pass_obj
-def events(state: CliState, limit: int, state_dir: str | None) -> None:
-    """Show the worker's latest state transitions, newest last."""
-    loaded = state.load(state_dir_overrides(state_dir))
-    with exit_on_error():
-        store = open_store(loaded.settings.resolved_database_url())
+def serve(
+    state: CliState,
+    *,
+    model_path: Path | None,
+    input_name: str | None,
+    input_shape: tuple[int, ...] | None,
+    host: str,
+    port: int,
+    port_file: Path | None,
+    model_cache: Path | None,
+    faults: tuple[str, ...],
+    leak_bytes: int | None,
+    hang_after: int | None,
+    crash_after: int | None,
+    slow_ms: float | None,
+    pool_size: int | None,
+    intra_op_threads: int | None,
+    queue_size: int | None,
+    rate_limit: float | None,
+    rate_burst: int | None,
+    cache_ttl: timedelta | None,
+    cache_size: int | None,
+    max_body: int | None,
+    max_batch: int | None,
+    shutdown_timeout: timedelta | None,
+) -> None:
+    """Serve POST /predict, GET /healthz and GET /metrics until SIGTERM."""
+    from watchdog.worker import digits
+    from watchdog.worker.runtime import ModelSpec
+    from watchdog.worker.server import run_server
+    from watchdog.worker.service import WorkerService
+
+    if model_path is None and (input_name or input_shape):
+        raise click.UsageError("--input-name and --input-shape describe a --model file")
     try:
-        with store.session() as session:
-            rows = session.scalars(
-                select(WorkerEvent).order_by(WorkerEvent.id.desc()).limit(limit)
-            ).all()
-    finally:
-        store.close()
-    for row in reversed(rows):
-        pid = f"pid {row.pid}" if row.pid is not None else "no pid"
-        click.echo(
-            f"{row.at.isoformat(timespec='seconds')} {row.from_state:>8} -> {row.to_state:<8} "
-            f"{row.reason:<15} {pid}: {row.detail}"
-        )
+        fault_config = build_fault_config(faults, leak_bytes, hang_after, crash_after, slow_ms)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    options: dict[str, Any] = {
+        "model_cache_dir": model_cache.resolve() if model_cache else None,
+        "pool_size": pool_size,
+        "intra_op_threads": intra_op_threads,
+        "queue_size": queue_size,
+        "rate_limit": rate_limit,
+        "rate_burst": rate_burst,
+        "cache_ttl": cache_ttl,
+        "cache_max_entries": cache_size,
+        "max_body_bytes": max_body,
+        "max_batch": max_batch,
+        "shutdown_timeout": shutdown_timeout,
+    }
+    overrides = {"worker": {key: value for key, value in options.items() if value is not None}}
+    loaded = state.load(overrides)
+    state.setup_logging(loaded)
+    settings = loaded.settings.worker
+    cache_dir = settings.resolved_model_cache_dir()
+
+    def model_source() -> ModelSpec:
+        if model_path is not None:
+            return ModelSpec(model_path.resolve(), input_name, input_shape)
+        return ModelSpec(digits.ensure_model(cache_dir))
+
+    service = WorkerService(settings, model_source, faults=fault_config)
+    with exit_on_error():
+        status = run_server(service, host, port, port_file)
+    sys.exit(status)
 
 
-def _add_request(store: Store) -> int:
-    with store.write_session() as session:
-        request = WorkerRestartRequest(requested_at=utc_now(), requested_by=_requester())
-        session.add(request)
-        session.flush()
-        return request.id
+@worker.command("build-model")
+@click.option(
+    "--model-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for built models [default: the worker.model_cache_dir setting].",
+)
+@click.pass_obj
+def build_model(state: CliState, model_cache: Path | None) -> None:
+    """Train the bundled digits model and export it to ONNX, replacing any cached copy."""
+    from watchdog.worker import digits
+
+    loaded = state.load()
+    state.setup_logging(loaded)
+    cache_dir = model_cache or loaded.settings.worker.resolved_model_cache_dir()
+    with exit_on_error():
+        built = digits.build(cache_dir)
+    click.echo(f"{built.path} (held-out accuracy {built.test_accuracy:.4f})")
 
 
-def _wait_for_outcome(store: Store, request_id: int, timeout: timedelta) -> tuple[bool | None, str]:
-    deadline = time.monotonic() + timeout.total_seconds()
-    while True:
-        with store.session() as session:
-            request = session.get(WorkerRestartRequest, request_id)
-            if request is not None and request.handled_at is not None:
-                return bool(request.accepted), request.outcome or ""
-        if time.monotonic() >= deadline:
-            return None, ""
-        time.sleep(POLL_INTERVAL_SECONDS)
+@worker.command("synth-model")
+@click.option(
+    "--size",
+    "size_bytes",
+    callback=_parse_size,
+    required=True,
+    metavar="SIZE",
+    help="Weights to generate, such as 100MB or 400MiB (rounded to whole layers).",
+)
+@click.option(
+    "--hidden", type=click.IntRange(min=1), default=1024, show_default=True, help="Width of each dense layer."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write [default: a name for size, width and seed in the model cache].",
+)
+@click.pass_obj
+def synth_model(state: CliState, size_bytes: int, hidden: int, seed: int, output: Path | None) -> None:
+    """Generate a synthetic dense ONNX model of a chosen size with the digits model's input."""
+    from watchdog.worker.synthetic import build_synthetic_model, synthetic_file_name
+
+    loaded = state.load()
+    state.setup_logging(loaded)
+    if output is None:
+        cache_dir = loaded.settings.worker.resolved_model_cache_dir()
+        output = cache_dir / synthetic_file_name(size_bytes, hidden, seed)
+    with exit_on_error():
+        model = build_synthetic_model(output, size_bytes, hidden, seed)
+    click.echo(f"{model.path} ({model.weight_bytes} bytes of weights, {model.square_layers} layers)")

@@ -25,7 +25,9 @@ from pydantic_settings import (
 
 from watchdog.config.alerts import AlertSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.spend import SpendSettings
 from watchdog.config.supervision import SupervisionSettings
+from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -101,6 +103,8 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod

@@ -6,6 +6,7 @@ migration under ``migrations/versions``.
 
 from watchdog.storage.models.alerts import (
     AlertCounter,
+    AlertMonthlyCount,
     AlertStateRow,
     AlertTarget,
     OutboxMessage,
@@ -13,10 +14,20 @@ from watchdog.storage.models.alerts import (
 )
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.spend import (
+    SpendApiRequests,
+    SpendBaseline,
+    SpendBaselineOverride,
+    SpendDailyCost,
+    SpendEstimatedCharge,
+    SpendFiredThreshold,
+    SpendSourceState,
+)
 from watchdog.storage.models.supervision import WorkerEvent, WorkerRestartRequest, WorkerStatus
 
 __all__ = [
     "AlertCounter",
+    "AlertMonthlyCount",
     "AlertStateRow",
     "AlertTarget",
     "Base",
@@ -24,6 +35,13 @@ __all__ = [
     "JobRun",
     "OutboxMessage",
     "Silence",
+    "SpendApiRequests",
+    "SpendBaseline",
+    "SpendBaselineOverride",
+    "SpendDailyCost",
+    "SpendEstimatedCharge",
+    "SpendFiredThreshold",
+    "SpendSourceState",
     "WorkerEvent",
     "WorkerRestartRequest",
     "WorkerStatus",

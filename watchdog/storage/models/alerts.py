@@ -115,3 +115,19 @@ class AlertCounter(Base):
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertMonthlyCount(Base):
+    """Notifications of one rule in one UTC month, by outcome, for the monthly summary.
+
+    ``announced`` counts alerts named in a message of their own, ``folded``
+    those counted in a digest, and ``suppressed`` firing observations that led
+    to no notification (duplicates, silences, flapping, one-shot repeats).
+    """
+
+    __tablename__ = "alert_monthly_counts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
