@@ -6,12 +6,22 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from supervision_helpers import RecordingSink, SupervisorFactory, remove_when_empty
 
 from watchdog.storage import Store
 from watchdog.supervision.cgroups import MemoryCgroup, own_memory_cgroup
+from watchdog.worker import digits
+
+
+@pytest.fixture(scope="session")
+def reference_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache holding the reference worker's digits model, built once per session."""
+    cache = tmp_path_factory.mktemp("supervision-model-cache")
+    digits.build(cache)
+    return cache
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 from sqlalchemy import select
@@ -21,12 +23,52 @@ from watchdog.storage import Store
 from watchdog.storage.models import WorkerEvent
 from watchdog.supervision.alerts import AlertEpisodes
 from watchdog.supervision.cgroups import MemoryCgroup, own_memory_cgroup
+from watchdog.supervision.component import reference_worker_command
 from watchdog.supervision.health import HealthProbe
 from watchdog.supervision.recorder import SupervisionRecorder
 from watchdog.supervision.supervisor import Placement, Supervisor
 
 FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
 LABELS = {"service": "inference", "host": "test-host"}
+
+
+def reference_worker(model_cache: Path, *arguments: str) -> list[str]:
+    """Return the command line of the reference ONNX worker with ``arguments``."""
+    return [*reference_worker_command(), "--model-cache", str(model_cache), *arguments]
+
+
+class PredictTraffic:
+    """Sends /predict requests to whichever worker process is current, from a thread."""
+
+    def __init__(self, supervisor: Supervisor, interval: float, timeout: float = 1.0) -> None:
+        self._supervisor = supervisor
+        self._interval = interval
+        self._timeout = timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="predict-traffic", daemon=True)
+        self.sent = 0
+
+    def __enter__(self) -> PredictTraffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        body = {"inputs": [[0.5] * 64]}
+        with httpx.Client(trust_env=False) as client:
+            while not self._stop.is_set():
+                metrics_url = self._supervisor.metrics_url
+                if metrics_url is not None and self._supervisor.is_up:
+                    url = metrics_url.removesuffix("/metrics") + "/predict"
+                    try:
+                        client.post(url, json=body, timeout=self._timeout)
+                        self.sent += 1
+                    except httpx.HTTPError:
+                        pass
+                self._stop.wait(self._interval)
 
 
 def fake_worker_command(*arguments: str) -> list[str]:

@@ -19,6 +19,7 @@ from supervision_helpers import (
     fake_worker_command,
     fast_settings,
     process_exists,
+    reference_worker,
     worker_events,
 )
 
@@ -36,8 +37,8 @@ from watchdog.supervision.states import WorkerState
 from watchdog.supervision.supervisor import Supervisor
 
 
-def load(state_dir: Path, **supervision: Any) -> LoadedSettings:
-    settings = fast_settings(command=fake_worker_command(), **supervision)
+def load(state_dir: Path, command: list[str] | None = None, **supervision: Any) -> LoadedSettings:
+    settings = fast_settings(command=command or fake_worker_command(), **supervision)
     return load_settings(
         overrides={"mode": "production", "state_dir": state_dir, "supervision": settings},
         environ={},
@@ -59,8 +60,10 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def running_daemon(state_dir: Path) -> Iterator[tuple[Daemon, RecordingSink]]:
-    daemon = Daemon(load(state_dir), factories=[SupervisionComponent])
+def running_daemon(state_dir: Path, reference_model_cache: Path) -> Iterator[tuple[Daemon, RecordingSink]]:
+    """A daemon supervising the reference ONNX worker, with a recording alert sink."""
+    command = reference_worker(reference_model_cache)
+    daemon = Daemon(load(state_dir, command), factories=[SupervisionComponent])
     sink = RecordingSink()
     daemon.context.services.alert_sink = sink
     daemon.start()

@@ -10,11 +10,13 @@ from pathlib import Path
 import psutil
 from supervision_helpers import (
     FakeClock,
+    PredictTraffic,
     RecordingSink,
     SupervisorFactory,
     fake_worker_command,
     fast_settings,
     process_exists,
+    reference_worker,
     tick_until,
     wait_until_exited,
     worker_events,
@@ -198,59 +200,78 @@ def test_orphaned_grandchild_killed_after_crash(make_supervisor: SupervisorFacto
     assert group_members(first_pid) == []
 
 
-def test_hang_restarts_after_failed_checks(
-    make_supervisor: SupervisorFactory, sink: RecordingSink, store: Store
+def test_hang_fault_restarts_after_failed_checks(
+    make_supervisor: SupervisorFactory,
+    sink: RecordingSink,
+    store: Store,
+    reference_model_cache: Path,
 ) -> None:
-    supervisor = make_supervisor(fast_settings(), fake_worker_command("--hang-after", "2"))
-    tick_until(supervisor, lambda: supervisor.state is WorkerState.RUNNING)
+    # The reference worker stops answering /healthz from its second /predict request on.
+    command = reference_worker(reference_model_cache, "--fault", "hang", "--hang-after", "2")
+    supervisor = make_supervisor(fast_settings(stop_timeout="1s"), command)
+    tick_until(supervisor, lambda: supervisor.is_up)
     first_pid = supervisor.pid
 
-    tick_until(
-        supervisor,
-        lambda: supervisor.state is WorkerState.RUNNING and supervisor.pid != first_pid,
-    )
+    with PredictTraffic(supervisor, interval=0.1, timeout=0.3):
+        tick_until(supervisor, lambda: supervisor.state is WorkerState.STOPPING)
+    tick_until(supervisor, lambda: supervisor.is_up and supervisor.pid != first_pid)
 
     events = worker_events(store)
     hang = next(event for event in events if event.reason == "hang")
     assert (hang.from_state, hang.to_state) == ("running", "stopping")
+    assert hang.pid == first_pid
     assert hang.detail == "3 consecutive health checks failed, the last: timed out after 0.5s"
     stopped = events[events.index(hang) + 1]
     assert (stopped.from_state, stopped.to_state, stopped.reason) == ("stopping", "backoff", "hang")
+    # Hung requests hold up the worker's graceful shutdown past the 1 s stop timeout.
     assert stopped.exit_kind == "signal"
-    assert stopped.exit_signal == signal.SIGTERM
+    assert stopped.exit_signal == signal.SIGKILL
+    assert supervisor.last_exit is not None
+    assert supervisor.last_exit.description == "killed by SIGKILL (sent by the supervisor)"
+    restarted = events[events.index(hang) + 2]
+    assert (restarted.from_state, restarted.to_state, restarted.reason) == (
+        "backoff",
+        "starting",
+        "restart",
+    )
     assert len(sink.firing(RULE_DOWN)) == 1
+    assert sink.firing(RULE_DOWN)[0].summary == f"worker hangs: {hang.detail}"
     assert len(sink.resolved(RULE_DOWN)) == 1
 
 
-def test_memory_leak_restarted_before_hard_limit(
-    make_supervisor: SupervisorFactory, sink: RecordingSink, store: Store
+def test_leak_fault_restarted_before_hard_limit(
+    make_supervisor: SupervisorFactory,
+    sink: RecordingSink,
+    store: Store,
+    reference_model_cache: Path,
 ) -> None:
-    hard_limit = 400 * 2**20
-    settings = fast_settings(memory={"soft_limit_ratio": 0.5, "samples": 3, "interval": "200ms"})
-    supervisor = make_supervisor(
-        settings,
-        fake_worker_command("--leak-bytes", str(4 * 2**20), "--leak-interval", "0.05"),
-        placement=Placement(None, None, hard_limit),
-    )
-    tick_until(supervisor, lambda: supervisor.state is WorkerState.RUNNING)
+    # The reference worker starts at about 130 MiB and keeps 8 MiB per /predict request.
+    hard_limit = 480 * 2**20
+    settings = fast_settings(memory={"soft_limit_ratio": 0.625, "samples": 3, "interval": "200ms"})
+    command = reference_worker(reference_model_cache, "--fault", "leak", "--leak-bytes", "8MiB")
+    supervisor = make_supervisor(settings, command, placement=Placement(None, None, hard_limit))
+    tick_until(supervisor, lambda: supervisor.is_up)
     first_pid = supervisor.pid
     peak = 0
 
     def restarted() -> bool:
         nonlocal peak
         peak = max(peak, supervisor.last_memory or 0)
-        return supervisor.state is WorkerState.RUNNING and supervisor.pid != first_pid
+        return supervisor.is_up and supervisor.pid != first_pid
 
-    tick_until(supervisor, restarted)
+    with PredictTraffic(supervisor, interval=0.05):
+        tick_until(supervisor, restarted)
 
     events = worker_events(store)
     memory = next(event for event in events if event.reason == "memory")
     assert (memory.from_state, memory.to_state) == ("running", "stopping")
+    assert memory.pid == first_pid
     assert memory.detail.startswith("memory ")
-    assert memory.detail.endswith("above the soft limit 200.0 MiB for 3 readings")
-    assert 200 * 2**20 < memory.memory_bytes < hard_limit
+    assert memory.detail.endswith("above the soft limit 300.0 MiB for 3 readings")
+    assert 300 * 2**20 < memory.memory_bytes < hard_limit
     assert peak < hard_limit
     assert len(sink.firing(RULE_MEMORY)) == 1
+    assert sink.firing(RULE_MEMORY)[0].summary.startswith("worker over its memory budget")
     assert len(sink.resolved(RULE_MEMORY)) == 1
 
 
