@@ -18,8 +18,8 @@ for it, so the delay is always ``backoff_initial``) and
     .venv/bin/python bench/supervision.py --idle-cpu 30   # daemon CPU while the worker is healthy
 
 The ``reference`` worker is ``python -m watchdog.worker serve`` with its
-bundled model; ``stub`` is the test worker in tests/supervision/, which
-loads nothing, so its numbers are the supervisor's own overhead.
+bundled model. ``stub`` is the test worker in tests/supervision/. It loads
+nothing, so its numbers are the supervisor's own overhead.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
         if condition():
             return
         time.sleep(0.01)
-    raise SystemExit(f"timed out after {timeout}s")
+    raise SystemExit(f"timed out after {timeout}s waiting for the worker; see the log above")
 
 
 def worker_command(kind: str) -> list[str]:

@@ -123,7 +123,7 @@ class RecordingSink:
 
 
 class FakeClock:
-    """A monotonic clock and a matching UTC wall clock that move only when told."""
+    """A monotonic clock and a matching UTC wall clock that move only when advanced."""
 
     def __init__(self) -> None:
         self.seconds = 1000.0

@@ -206,7 +206,7 @@ def test_hang_fault_restarts_after_failed_checks(
     store: Store,
     reference_model_cache: Path,
 ) -> None:
-    # The reference worker stops answering /healthz from its second /predict request on.
+    # The reference worker stops responding to /healthz from its second /predict request on.
     command = reference_worker(reference_model_cache, "--fault", "hang", "--hang-after", "2")
     supervisor = make_supervisor(fast_settings(stop_timeout="1s"), command)
     tick_until(supervisor, lambda: supervisor.is_up)

@@ -1,10 +1,10 @@
 """``inference-watchdog worker restart`` and ``worker events``: the supervised worker, through the daemon.
 
 ``worker restart`` does not signal anything itself. It adds a row to the
-``worker_restart_requests`` table of the daemon's SQLite database; the
+``worker_restart_requests`` table of the daemon's SQLite database. The
 daemon's supervision job reads pending rows once a second, restarts the
-worker and writes the outcome back into the row, which the command waits
-for. A database row instead of a signal works
+worker and writes the outcome back into the row, and the command waits for
+that outcome. A database row instead of a signal works
 whichever user runs the command, as long as it may write the database, and
 it leaves a record of who asked and what happened.
 """
@@ -104,9 +104,7 @@ def restart(state: CliState, wait: bool, timeout: timedelta, state_dir: str | No
 
 
 @click.command("events")
-@click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Rows to show."
-)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Rows to show.")
 @state_dir_option
 @click.pass_obj
 def events(state: CliState, limit: int, state_dir: str | None) -> None:
@@ -116,9 +114,7 @@ def events(state: CliState, limit: int, state_dir: str | None) -> None:
         store = open_store(loaded.settings.resolved_database_url())
     try:
         with store.session() as session:
-            rows = session.scalars(
-                select(WorkerEvent).order_by(WorkerEvent.id.desc()).limit(limit)
-            ).all()
+            rows = session.scalars(select(WorkerEvent).order_by(WorkerEvent.id.desc()).limit(limit)).all()
     finally:
         store.close()
     for row in reversed(rows):

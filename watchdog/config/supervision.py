@@ -17,8 +17,8 @@ class HealthSettings(Section):
 
     startup_timeout: Duration = Field(
         timedelta(seconds=60),
-        description="How long a new worker may take to answer its health URL (model load "
-        "included) before it is stopped and counted as a failed start.",
+        description="How long a new worker may take to return 200 on its health URL (model "
+        "load included) before it is stopped and counted as a failed start.",
     )
     interval: Duration = Field(
         timedelta(seconds=5), description="Time between liveness checks of a ready worker."
@@ -28,8 +28,7 @@ class HealthSettings(Section):
         3,
         ge=1,
         le=100,
-        description="Consecutive failed liveness checks that mean the worker hangs; it is "
-        "then restarted.",
+        description="Consecutive failed liveness checks that mean the worker hangs; it is then restarted.",
     )
 
 
@@ -137,7 +136,7 @@ class MemorySettings(Section):
 
 
 class SupervisionSettings(Section):
-    """How the daemon runs or watches the inference worker."""
+    """Supervision of the inference worker: spawn or attach mode, its address and commands."""
 
     mode: Literal["spawn", "attach", "off"] = Field(
         "spawn",
@@ -174,9 +173,7 @@ class SupervisionSettings(Section):
         description="Prometheus metrics URL; '{port}' is replaced by the port. Defaults to "
         "http://127.0.0.1:{port}/metrics.",
     )
-    pid_file: Path | None = Field(
-        None, description="Attach mode: file holding the worker's process id."
-    )
+    pid_file: Path | None = Field(None, description="Attach mode: file holding the worker's process id.")
     systemd_unit: str | None = Field(
         None,
         description="Attach mode: systemd unit whose main process is the worker.",
@@ -198,8 +195,7 @@ class SupervisionSettings(Section):
     def _attach_needs_url(self) -> SupervisionSettings:
         if self.mode == "attach" and self.port == 0 and self.health_url is None:
             raise ValueError(
-                "attach mode needs the worker's address: set supervision.port or "
-                "supervision.health_url"
+                "attach mode needs the worker's address: set supervision.port or supervision.health_url"
             )
         return self
 

@@ -1,7 +1,7 @@
 """Attach mode: watch a worker that something else started (systemd, Docker, a shell).
 
-The daemon only checks health and tells the metrics scraper where
-``/metrics`` is; it never signals the worker. It raises ``worker_down`` after
+The daemon only checks health and gives the metrics scraper the
+``/metrics`` URL; it never signals the worker. It raises ``worker_down`` after
 K consecutive failed checks, or at once when a worker seen healthy loses its
 process (from a PID file or a systemd unit), and resolves it when the worker
 is healthy again. A missing process before the first healthy check counts as

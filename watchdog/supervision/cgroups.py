@@ -28,7 +28,7 @@ CgroupVersion = Literal[1, 2]
 # bytes with 4 KiB pages; anything this large is no limit at all.
 _V1_UNLIMITED = 2**60
 
-# The leaf that holds the daemon's own processes once its v2 cgroup gets
+# The leaf that contains the daemon's own processes once its v2 cgroup gets
 # children: cgroup v2 lets only cgroups without processes hand controllers down.
 V2_DAEMON_LEAF = "supervisor"
 

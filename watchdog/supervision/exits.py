@@ -4,8 +4,8 @@ A SIGKILL exit (-9, which shells show as 137) is not proof of an OOM kill:
 an operator, a script or the supervisor itself may have sent it. The proof
 is the cgroup's ``oom_kill`` counter (cgroup v2 ``memory.events``, cgroup v1
 ``memory.oom_control``) rising while the worker ran. When no counter is
-readable, a SIGKILL nobody here sent is reported as "possibly OOM" with the
-last memory reading.
+readable, a SIGKILL that the supervisor did not send is reported as
+"possibly OOM" with the last memory reading.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 
 class ExitKind(enum.StrEnum):
-    """How a worker process ended."""
+    """The way a worker process ended."""
 
     CLEAN = "clean"
     EXIT_STATUS = "exit_status"
@@ -69,7 +69,7 @@ def classify_exit(
     ``returncode`` is ``subprocess.Popen.returncode`` (negative for a
     signal). The ``oom_kills`` counters are the cgroup's readings when the
     worker started and after it ended, None when unreadable. ``sent_sigkill``
-    says whether the supervisor itself sent SIGKILL.
+    is whether the supervisor itself sent SIGKILL.
     """
     counters_known = oom_kills_before is not None and oom_kills_after is not None
     if oom_kills_before is not None and oom_kills_after is not None and oom_kills_after > oom_kills_before:

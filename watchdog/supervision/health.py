@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HealthResult:
-    """The outcome of one health check; ``detail`` says why it failed."""
+    """The outcome of one health check; ``detail`` gives the reason for a failure."""
 
     ok: bool
     detail: str
@@ -36,7 +36,7 @@ class HealthProbe:
         )
 
     def check(self, url: str, timeout: float) -> HealthResult:
-        """GET ``url`` and return whether it answered 200 within ``timeout`` seconds."""
+        """GET ``url`` and return whether it returned 200 within ``timeout`` seconds."""
         try:
             response = self._client.get(url, timeout=timeout)
         except httpx.TimeoutException:

@@ -4,9 +4,9 @@ A reading must be cheap enough for every sample, so it never walks
 ``/proc/PID/smaps``. With a cgroup of its own the worker's working set comes
 from two small cgroup files and counts every page once. Without one, the
 reading sums ``RssAnon`` (private memory) of every process in the tree and
-adds the leader's ``RssFile`` and ``RssShmem`` once: forked children map the
-same libraries and model file, and Monit's ``totalmem``, which adds each
-child's full RSS, counts those shared pages once per child.
+adds the leader's ``RssFile`` and ``RssShmem`` once, because forked children
+map the same libraries and model file. Monit's ``totalmem`` adds each child's
+full RSS, so it counts those shared pages once per child.
 """
 
 from __future__ import annotations

@@ -52,9 +52,9 @@ class BackoffPolicy:
 def backoff_delay(policy: BackoffPolicy, failures: int, draw: float) -> float:
     """Return the delay before the next start after ``failures`` consecutive failures.
 
-    ``draw`` is a uniform random number in [0, 1); it spreads the delay over
+    ``draw`` is a uniform random number in [0, 1). It spreads the delay over
     ``base * (1 - jitter)`` to ``base * (1 + jitter)``, capped at the maximum,
-    so that several hosts restarting after a shared fault do not start in step.
+    so that hosts restarting after a shared fault do not start in step.
     """
     base = policy.base_delay(failures)
     spread = 1.0 + policy.jitter * (2.0 * draw - 1.0)

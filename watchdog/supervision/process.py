@@ -223,7 +223,7 @@ def write_pid_file(path: Path, pid: int) -> None:
 def kill_leftover_worker(path: Path) -> int | None:
     """Kill the process group of a worker that an earlier daemon run left behind.
 
-    The pid file holds the process's start time, so a pid reused by another
+    The pid file contains the process's start time, so a pid reused by another
     program is never signalled. Returns the killed worker's id, if any.
     """
     try:

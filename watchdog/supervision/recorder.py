@@ -20,7 +20,7 @@ from watchdog.supervision.exits import WorkerExit
 
 logger = logging.getLogger(__name__)
 
-# worker_status holds one row.
+# worker_status contains one row, with this id.
 STATUS_ROW_ID = 1
 
 
@@ -57,7 +57,7 @@ class StatusSnapshot:
 
 @dataclass(frozen=True)
 class RestartOutcome:
-    """What the daemon did with a restart request."""
+    """The daemon's response to a restart request: whether it acted, and what it did or why not."""
 
     accepted: bool
     message: str

@@ -72,7 +72,7 @@ SIGKILL_WAIT_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the worker runs: its own memory cgroup (if any) and the limits that apply."""
+    """The worker's placement: its own memory cgroup (if any) and the limits that apply."""
 
     worker_cgroup: MemoryCgroup | None
     # Whose oom_kill counter classifies exits: the worker's cgroup, else the daemon's.
@@ -214,7 +214,11 @@ class Supervisor:
             self._spawn("start", "daemon started")
 
     def tick(self) -> None:
-        """Advance the state machine by one step; called by the scheduler, never blocks long."""
+        """Advance the state machine by one step.
+
+        The scheduler calls this every ``tick_interval``. It waits for at most
+        one health check (``health.timeout``) and never for a backoff.
+        """
         with self._lock:
             self._handle_restart_requests()
             state = self._state

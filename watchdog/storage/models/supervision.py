@@ -68,6 +68,6 @@ class WorkerRestartRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(255))
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
-    # Whether the daemon acted on the request; outcome says what it did or why not.
+    # Whether the daemon acted on the request; outcome describes what it did or why not.
     accepted: Mapped[bool | None] = mapped_column(nullable=True)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
