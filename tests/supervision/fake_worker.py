@@ -1,9 +1,9 @@
-"""A small worker for supervision tests: a stdlib HTTP server with switchable faults.
+"""A small worker for supervision tests: a stdlib HTTP server with switchable misbehaviour.
 
-It serves ``GET /healthz`` (200 when healthy) and ``GET /metrics``, and can
-exit at once, hang, leak memory, allocate a block at once, ignore SIGTERM
-or start a grandchild, so that tests run real processes without loading a
-model.
+It serves ``GET /healthz`` (200) and can exit at once, start late, ignore
+SIGTERM, start a grandchild or record its environment, so that tests run
+real processes in well under a second. The fault modes of the reference
+worker (leak, hang) are tested against the reference worker itself.
 """
 
 from __future__ import annotations
@@ -14,42 +14,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-PAGE = 4096
-
-
-def touch(size: int) -> bytearray:
-    """Allocate ``size`` bytes and write every page, so that they are resident."""
-    block = bytearray(size)
-    for offset in range(0, size, PAGE):
-        block[offset] = 1
-    return block
-
 
 class Handler(BaseHTTPRequestHandler):
-    """Serves /healthz and /metrics; hangs on /healthz once told to."""
-
-    server: WorkerServer
+    """Serves /healthz."""
 
     def do_GET(self) -> None:
-        if self.path == "/healthz":
-            self.server.health_requests += 1
-            hang_after = self.server.options.hang_after
-            if hang_after is not None and self.server.health_requests > hang_after:
-                time.sleep(3600)
-            self._reply(200, b"ok\n")
-        elif self.path == "/metrics":
-            resident = sum(len(block) for block in self.server.leaked)
-            self._reply(200, f"process_resident_memory_bytes {resident}\n".encode())
-        else:
-            self._reply(404, b"not found\n")
-
-    def _reply(self, status: int, body: bytes) -> None:
+        status, body = (200, b"ok\n") if self.path == "/healthz" else (404, b"not found\n")
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -59,36 +34,14 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
 
-class WorkerServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], options: argparse.Namespace) -> None:
-        super().__init__(address, Handler)
-        self.options = options
-        self.health_requests = 0
-        self.leaked: list[bytearray] = []
-
-
-def leak_forever(server: WorkerServer, size: int, interval: float) -> None:
-    while True:
-        server.leaked.append(touch(size))
-        time.sleep(interval)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--port-file", type=Path)
     parser.add_argument("--pid-file", type=Path)
     parser.add_argument("--env-file", type=Path)
     parser.add_argument("--exit-status", type=int)
     parser.add_argument("--startup-delay", type=float, default=0.0)
-    parser.add_argument("--hang-after", type=int)
-    parser.add_argument("--leak-bytes", type=int, default=0)
-    parser.add_argument("--leak-interval", type=float, default=0.1)
-    parser.add_argument("--allocate", type=int, default=0)
-    parser.add_argument("--allocate-after", type=float, default=0.5)
     parser.add_argument("--ignore-sigterm", action="store_true")
     parser.add_argument("--grandchild-pid-file", type=Path)
     options = parser.parse_args()
@@ -108,19 +61,8 @@ def main() -> None:
         options.grandchild_pid_file.write_text(str(grandchild.pid), encoding="ascii")
 
     time.sleep(options.startup_delay)
-    server = WorkerServer((options.host, options.port), options)
-    if options.port_file is not None:
-        options.port_file.write_text(str(server.server_address[1]), encoding="ascii")
-    if options.leak_bytes:
-        threading.Thread(
-            target=leak_forever,
-            args=(server, options.leak_bytes, options.leak_interval),
-            daemon=True,
-        ).start()
-    if options.allocate:
-        timer = threading.Timer(options.allocate_after, lambda: server.leaked.append(touch(options.allocate)))
-        timer.daemon = True
-        timer.start()
+    server = ThreadingHTTPServer((options.host, options.port), Handler)
+    server.daemon_threads = True
     server.serve_forever()
 
 

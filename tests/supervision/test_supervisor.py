@@ -276,21 +276,30 @@ def test_leak_fault_restarted_before_hard_limit(
 
 
 def test_real_oom_kill_classified(
-    make_supervisor: SupervisorFactory, store: Store, cgroup_parent: MemoryCgroup
+    make_supervisor: SupervisorFactory,
+    store: Store,
+    cgroup_parent: MemoryCgroup,
+    reference_model_cache: Path,
 ) -> None:
+    # A 256 MiB cgroup limit and a 32 MiB leak per request: the kernel's OOM
+    # killer acts long before the supervisor's soft limit (100 readings) would.
+    limit = 256 * 2**20
     worker_cgroup = cgroup_parent.create_child("worker")
-    worker_cgroup.set_limit(96 * 2**20)
+    worker_cgroup.set_limit(limit)
     settings = fast_settings(memory={"soft_limit_ratio": 1.0, "samples": 100})
+    command = reference_worker(reference_model_cache, "--fault", "leak", "--leak-bytes", "32MiB")
     supervisor = make_supervisor(
-        settings,
-        fake_worker_command("--allocate", str(400 * 2**20), "--allocate-after", "0.3"),
-        placement=Placement(worker_cgroup, worker_cgroup, 96 * 2**20),
+        settings, command, placement=Placement(worker_cgroup, worker_cgroup, limit * 2)
     )
+    tick_until(supervisor, lambda: supervisor.is_up)
+    first_pid = supervisor.pid
 
-    tick_until(supervisor, lambda: supervisor.state is WorkerState.BACKOFF)
+    with PredictTraffic(supervisor, interval=0.05):
+        tick_until(supervisor, lambda: supervisor.state is WorkerState.BACKOFF)
 
     exit_event = worker_events(store)[-1]
     assert exit_event.reason == "exit"
+    assert exit_event.pid == first_pid
     assert exit_event.exit_kind == "oom"
     assert exit_event.exit_signal == 9
     assert exit_event.detail == (
