@@ -240,7 +240,7 @@ class Supervisor:
             detail = f"requested by {source}"
             if state in (WorkerState.STARTING, WorkerState.RUNNING):
                 pid = self.pid
-                # RUNNING -> STOPPING, then STOPPING -> STARTING once it is gone
+                # RUNNING/STARTING -> STOPPING, then STOPPING -> STARTING once it is gone
                 self._begin_stop("manual", detail, then=WorkerState.STARTING)
                 return RestartOutcome(True, f"restarting: stopping pid {pid} (was {state})")
             if state is WorkerState.STOPPING:
@@ -259,12 +259,12 @@ class Supervisor:
         with self._lock:
             state = self._state
             if state in (WorkerState.STARTING, WorkerState.RUNNING):
-                # RUNNING -> STOPPING
+                # RUNNING -> STOPPING, STARTING -> STOPPING
                 self._begin_stop("shutdown", "daemon stopping", then=WorkerState.STOPPED)
             elif state is WorkerState.STOPPING:
                 self._after_stop = WorkerState.STOPPED
             elif state in (WorkerState.BACKOFF, WorkerState.FATAL):
-                # BACKOFF -> STOPPED
+                # BACKOFF -> STOPPED, FATAL -> STOPPED
                 self._transition(WorkerState.STOPPED, "shutdown", "daemon stopping")
             # Shutdown runs on the main thread after the scheduler stopped, so it may wait.
             while self._state is WorkerState.STOPPING:
@@ -407,7 +407,7 @@ class Supervisor:
         except WorkerError as exc:
             self._last_spawn_error = str(exc)
             self._process = None
-            # STOPPED/BACKOFF/FATAL -> STARTING, then STARTING -> FATAL
+            # STOPPED/BACKOFF/FATAL/STOPPING -> STARTING, then STARTING -> FATAL
             if self._state is not WorkerState.STARTING:
                 self._transition(WorkerState.STARTING, reason, detail)
             logger.error("spawnerr: %s", exc)
@@ -431,7 +431,7 @@ class Supervisor:
         if self._pid_file is not None:
             write_pid_file(self._pid_file, process.pid)
         logger.info("spawned: worker with pid %d (port %d)", process.pid, port)
-        # -> STARTING
+        # STOPPED/BACKOFF/FATAL/STOPPING -> STARTING
         self._transition(WorkerState.STARTING, reason, detail)
 
     def _on_unexpected_exit(self, returncode: int) -> None:
