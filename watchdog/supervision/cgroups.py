@@ -147,6 +147,8 @@ class MemoryCgroup:
 
         # The "no internal processes" rule: move this cgroup's processes (the
         # daemon's, when this is its own cgroup) into a leaf child first.
+        # NOTE: this cgroup v2 path has run against fixture files only; the
+        # test machine's memory controller is on cgroup v1.
         residents = self.processes()
         if residents:
             leaf = MemoryCgroup(self.path / V2_DAEMON_LEAF, 2)

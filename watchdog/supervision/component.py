@@ -73,6 +73,8 @@ def prepare_placement(memory: MemorySettings, own: MemoryCgroup | None, hard_lim
         worker_cgroup = parent.create_child(memory.cgroup_name)
         _kill_stale_processes(worker_cgroup)
         if hard_limit is not None:
+            # NOTE: only RAM is limited; on a host with swap the worker may swap
+            # (memory.swap.max, memory.memsw.limit_in_bytes) before it is OOM-killed.
             worker_cgroup.set_limit(hard_limit)
     except CgroupError as exc:
         logger.warning("%s; the worker runs in the daemon's cgroup with no memory limit of its own", exc)

@@ -140,6 +140,8 @@ class WorkerProcess:
         return sorted(present)
 
     def _others(self) -> list[psutil.Process]:
+        # NOTE: without a cgroup, a process that left the group (setsid) and
+        # was never seen by a memory reading is not found here.
         candidates = dict(self._known)
         for pid in [*group_members(self.pgid), *(self.cgroup.processes() if self.cgroup else [])]:
             if pid != self.pid and pid not in candidates:
