@@ -26,6 +26,7 @@ from pydantic_settings import (
 from watchdog.config.alerts import AlertSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 from watchdog.config.spend import SpendSettings
+from watchdog.config.supervision import SupervisionSettings
 from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod
     def settings_customise_sources(
