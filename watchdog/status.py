@@ -20,6 +20,7 @@ from watchdog.metrics.status import metrics_status
 from watchdog.spend.overview import spend_status
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
+from watchdog.supervision.status import worker_status
 
 StatusSection = Callable[[Store, Settings], dict[str, Any]]
 
@@ -28,6 +29,7 @@ STATUS_SECTIONS: dict[str, StatusSection] = {
     "alerts": alerts_section,
     "metrics": metrics_status,
     "spend": spend_status,
+    "worker": worker_status,
 }
 
 

@@ -29,6 +29,7 @@ from watchdog.storage.models.spend import (
     SpendFiredThreshold,
     SpendSourceState,
 )
+from watchdog.storage.models.supervision import WorkerEvent, WorkerRestartRequest, WorkerStatus
 
 __all__ = [
     "AlertCounter",
@@ -51,4 +52,7 @@ __all__ = [
     "SpendEstimatedCharge",
     "SpendFiredThreshold",
     "SpendSourceState",
+    "WorkerEvent",
+    "WorkerRestartRequest",
+    "WorkerStatus",
 ]
