@@ -346,3 +346,20 @@ def test_worker_not_up_is_not_scraped(
     assert items["MemoryRSS"]["Value"] > 0
     assert "MemoryPerRequest" not in items
     assert "QueueDepth" not in items
+
+
+def test_recovered_health_check_is_not_a_restart(
+    make_rig: RigFactory, worker: StaticWorker, worker_metrics: ReferenceWorkerMetrics
+) -> None:
+    # Attach mode moves started_at when the worker recovers, though the process is the same.
+    rig = make_rig(worker=worker)
+    rig.tick()
+    worker_metrics.serve(100, 0.02)
+    rig.tick()
+
+    worker.started_at = rig.clock.now
+    worker_metrics.serve(5, 0.02)
+    rig.tick()
+
+    requests = rig.statistics("RequestCount", ["Sum"])
+    assert [point["Sum"] for point in requests] == [100.0, 5.0]

@@ -20,18 +20,18 @@ def test_tick_closes_the_previous_window() -> None:
 
 
 def test_identity_replaced_by_new_pid() -> None:
-    before = WorkerIdentity(pid=100, started_at=None, process_start=1.0)
+    before = WorkerIdentity(pid=100, process_start=1.0)
 
-    assert before.replaced(WorkerIdentity(pid=101, started_at=None, process_start=1.0))
+    assert before.replaced(WorkerIdentity(pid=101, process_start=1.0))
 
 
 def test_identity_replaced_by_new_process_start() -> None:
-    before = WorkerIdentity(pid=None, started_at=None, process_start=1.0)
+    before = WorkerIdentity(pid=None, process_start=1.0)
 
-    assert before.replaced(WorkerIdentity(pid=None, started_at=None, process_start=2.0))
+    assert before.replaced(WorkerIdentity(pid=None, process_start=2.0))
 
 
 def test_identity_with_unknown_fields_is_not_replaced() -> None:
-    before = WorkerIdentity(pid=100, started_at=None, process_start=None)
+    before = WorkerIdentity(pid=100, process_start=None)
 
-    assert not before.replaced(WorkerIdentity(pid=100, started_at=None, process_start=5.0))
+    assert not before.replaced(WorkerIdentity(pid=100, process_start=5.0))

@@ -179,7 +179,6 @@ class MetricsPipeline:
         reading = self._scrape(handle) if worker_up else None
         identity = WorkerIdentity(
             pid=handle.pid if handle is not None else None,
-            started_at=handle.started_at if handle is not None else None,
             process_start=reading.process_start if reading is not None else None,
         )
         if reading is None:
@@ -229,7 +228,7 @@ class MetricsPipeline:
             return rss, None
 
         in_flight = reading.in_flight if reading is not None else None
-        process = (identity.pid, identity.started_at) if identity.pid else identity.process_start
+        process = identity.pid if identity.pid is not None else identity.process_start
         self._baseline = update_baseline(self._baseline, process, rss, in_flight)
         return rss, memory_per_request(rss, self._baseline, in_flight)
 

@@ -43,14 +43,19 @@ class WorkerIdentity:
     """The values that distinguish one worker process from the next."""
 
     pid: int | None
-    started_at: datetime | None
+    # Unix start time the worker's process collector reports (process_start_time_seconds).
     process_start: float | None
 
     def replaced(self, other: WorkerIdentity) -> bool:
-        """Return whether ``other`` is a different process, judged by every field both have."""
+        """Return whether ``other`` is a different process, judged by every field both have.
+
+        The handle's ``started_at`` is not compared: in attach mode it moves
+        when a worker recovers from failed health checks without restarting,
+        and a false restart would publish the counters' whole lifetime as one
+        window.
+        """
         pairs: tuple[tuple[object, object], ...] = (
             (self.pid, other.pid),
-            (self.started_at, other.started_at),
             (self.process_start, other.process_start),
         )
         return any(mine is not None and theirs is not None and mine != theirs for mine, theirs in pairs)
