@@ -21,7 +21,7 @@ from watchdog.worker.synthetic import ensure_synthetic_model
 READY_TIMEOUT = 120.0
 MODEL_BYTES = 48 * 1024 * 1024
 CLIENTS = 20
-# Requests answered without running the model would blur the counts: no cache, no rate limit.
+# Requests served without running the model would blur the counts: no cache, no rate limit.
 PLAIN_SERVING = ["--cache-ttl", "0", "--rate-limit", "0", "--queue-size", "256"]
 
 RigFactory = Callable[..., PipelineRig]
@@ -155,7 +155,7 @@ def memory_per_request_under_load(
     return values
 
 
-def test_memory_per_request_shared_model_is_small(
+def test_memory_per_request_shared_model(
     make_rig: RigFactory, start_worker: Callable[..., WorkerProcess], model_cache: Path
 ) -> None:
     model = ensure_synthetic_model(model_cache, MODEL_BYTES)
@@ -167,7 +167,7 @@ def test_memory_per_request_shared_model_is_small(
     assert max(values) < 0.05 * MODEL_BYTES
 
 
-def test_memory_per_request_per_request_loading_is_near_model_size(
+def test_memory_per_request_loading_per_request(
     make_rig: RigFactory, start_worker: Callable[..., WorkerProcess], model_cache: Path
 ) -> None:
     model = ensure_synthetic_model(model_cache, MODEL_BYTES)

@@ -74,7 +74,7 @@ def closing_window_start(tick: datetime, interval_seconds: int) -> datetime:
 
 @dataclass(frozen=True)
 class Deltas:
-    """What the worker's counters say happened between two scrapes."""
+    """The growth of the worker's counters between two scrapes."""
 
     request_count: float | None
     error_count: float | None
