@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.alerts import AlertSettings
+from watchdog.config.metrics import MetricsSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 from watchdog.config.spend import SpendSettings
 from watchdog.config.supervision import SupervisionSettings
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod
