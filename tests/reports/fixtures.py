@@ -23,9 +23,15 @@ def november_spend() -> list[SpendRow]:
     rows = []
     for offset in range(30):
         day = date(2026, 11, 1) + timedelta(days=offset)
-        rows.append(SpendRow(day, "Amazon Elastic Compute Cloud - Compute", "Usage", Decimal("10.00"), day.day == 30))
+        rows.append(
+            SpendRow(day, "Amazon Elastic Compute Cloud - Compute", "Usage", Decimal("10.00"), day.day == 30)
+        )
         rows.append(SpendRow(day, "AmazonCloudWatch", "Usage", Decimal("0.50"), False))
-    rows.append(SpendRow(date(2026, 11, 15), "Amazon Elastic Compute Cloud - Compute", "Credit", Decimal("-20.00"), False))
+    rows.append(
+        SpendRow(
+            date(2026, 11, 15), "Amazon Elastic Compute Cloud - Compute", "Credit", Decimal("-20.00"), False
+        )
+    )
     return rows
 
 
@@ -76,6 +82,8 @@ def november_inputs() -> MonthInputs:
         worker_up_at_start=True,
         alerts_sent={"spend_threshold": 2, "worker_restart": 2},
         alerts_suppressed={"worker_restart": 7},
-        daemon_usage=DaemonUsage(cost_explorer_requests=120, put_metric_data_requests=259_200, custom_metrics=10),
+        daemon_usage=DaemonUsage(
+            cost_explorer_requests=120, put_metric_data_requests=259_200, custom_metrics=10
+        ),
         inference_services=frozenset({"Amazon Elastic Compute Cloud - Compute"}),
     )

@@ -32,7 +32,12 @@ def test_report_json_has_hand_computed_figures() -> None:
     assert spend["previous_month"] == "260.40"
     assert spend["credits"] == "-20.00"
     assert spend["top_services"] == [
-        {"service": "Amazon Elastic Compute Cloud - Compute", "amount": "300.00", "previous": "248.00", "change": "52.00"},
+        {
+            "service": "Amazon Elastic Compute Cloud - Compute",
+            "amount": "300.00",
+            "previous": "248.00",
+            "change": "52.00",
+        },
         {"service": "AmazonCloudWatch", "amount": "15.00", "previous": "12.40", "change": "2.60"},
     ]
     assert len(spend["daily"]) == 30

@@ -232,8 +232,7 @@ def daily_totals(rows: Iterable[SpendRow], month: Month) -> list[tuple[date, Dec
         totals[row.day] += row.amount
     first = month.first_day
     return [
-        (day, money(totals[day]))
-        for day in (first + timedelta(days=offset) for offset in range(month.days))
+        (day, money(totals[day])) for day in (first + timedelta(days=offset) for offset in range(month.days))
     ]
 
 
@@ -286,12 +285,8 @@ def latency_percentiles(rollups: Sequence[MinuteRollup]) -> tuple[float | None, 
     request-weighted 99th percentile of the minute p99s, which is at least
     the true p99 when latency varies between minutes.
     """
-    p50 = weighted_percentile(
-        [(r.p50_ms, r.requests) for r in rollups if r.p50_ms is not None], 0.50
-    )
-    p99 = weighted_percentile(
-        [(r.p99_ms, r.requests) for r in rollups if r.p99_ms is not None], 0.99
-    )
+    p50 = weighted_percentile([(r.p50_ms, r.requests) for r in rollups if r.p50_ms is not None], 0.50)
+    p99 = weighted_percentile([(r.p99_ms, r.requests) for r in rollups if r.p99_ms is not None], 0.99)
     return p50, p99
 
 
@@ -336,9 +331,7 @@ def capacity_advice(rollups: Sequence[MinuteRollup]) -> CapacityAdvice | None:
         memory_request_bytes=request,
         memory_limit_bytes=int(Decimal(observed_max) * MEMORY_LIMIT_FACTOR),
         memory_high_bytes=int(Decimal(observed_max) * MEMORY_HIGH_FACTOR),
-        rate_limit_per_second=(peak_rate * RATE_LIMIT_FACTOR).quantize(
-            Decimal("0.1"), ROUND_HALF_UP
-        ),
+        rate_limit_per_second=(peak_rate * RATE_LIMIT_FACTOR).quantize(Decimal("0.1"), ROUND_HALF_UP),
         hpa_cpu_target_percent=HPA_CPU_TARGET_PERCENT,
         observed_max_memory_bytes=observed_max,
         observed_peak_requests_per_second=peak_rate,
@@ -368,9 +361,7 @@ class MonthInputs:
 def build_report(inputs: MonthInputs) -> MonthlyReport:
     """Compute every figure of the monthly summary from ``inputs``."""
     month = inputs.month
-    credits = money(
-        sum((row.amount for row in inputs.spend if row.record_type in CREDIT_TYPES), Decimal(0))
-    )
+    credits = money(sum((row.amount for row in inputs.spend if row.record_type in CREDIT_TYPES), Decimal(0)))
     total = money(sum((row.amount for row in inputs.spend), Decimal(0)))
     previous_total = (
         money(sum((row.amount for row in inputs.previous_spend), Decimal(0)))
@@ -383,15 +374,11 @@ def build_report(inputs: MonthInputs) -> MonthlyReport:
     inferences = sum(r.requests for r in inputs.rollups)
     errors = sum(r.errors for r in inputs.rollups)
     counted = [
-        row
-        for row in usage_only
-        if not inputs.inference_services or row.service in inputs.inference_services
+        row for row in usage_only if not inputs.inference_services or row.service in inputs.inference_services
     ]
     counted_cost = sum((row.amount for row in counted), Decimal(0))
     cost_per_1000 = (
-        (counted_cost / inferences * 1000).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-        if inferences
-        else None
+        (counted_cost / inferences * 1000).quantize(Decimal("0.0001"), ROUND_HALF_UP) if inferences else None
     )
 
     p50, p99 = latency_percentiles(inputs.rollups)

@@ -208,12 +208,20 @@ def to_slack(report: MonthlyReport) -> tuple[str, list[dict[str, Any]]]:
     ]
     for title, body in _sections(report):
         text = f"*{title}*\n" + "\n".join(f"• {line}" for line in body)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_MAX_SECTION_TEXT)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_MAX_SECTION_TEXT)}}
+        )
     if report.advice is not None:
         snippet = (
-            "```" + report.advice.kubernetes_resources() + "```\n```" + report.advice.systemd_properties() + "```"
+            "```"
+            + report.advice.kubernetes_resources()
+            + "```\n```"
+            + report.advice.systemd_properties()
+            + "```"
         )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(snippet, SLACK_MAX_SECTION_TEXT)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(snippet, SLACK_MAX_SECTION_TEXT)}}
+        )
     blocks = blocks[:SLACK_MAX_BLOCKS]
     fallback = _clip(to_text(report), SLACK_MAX_TEXT)
     return fallback, blocks
