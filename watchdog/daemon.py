@@ -20,12 +20,16 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchdog.alerts.component import AlertsComponent
 from watchdog.alerts.events import AlertSink, LogAlertSink
 from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
 from watchdog.embedded import EmbeddedEndpoints
 from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
+from watchdog.spend.clock import BillClock
+from watchdog.spend.component import SpendComponent
+from watchdog.spend.nowcast import InferenceCountSource
 from watchdog.storage import Store, open_store
 from watchdog.storage.models import DaemonRun
 from watchdog.supervision.handle import WorkerHandle
@@ -57,10 +61,14 @@ class SharedServices:
     """Services one component provides to the others, filled in as components are built.
 
     The alert engine replaces ``alert_sink``; supervision (or attach mode) sets ``worker``.
+    The metrics rollups set ``inference_counts``. The embedded default sets ``bill_clock``
+    and ``inference_counts`` from its simulated bill, whose clock runs fast.
     """
 
     alert_sink: AlertSink = field(default_factory=LogAlertSink)
     worker: WorkerHandle | None = None
+    inference_counts: InferenceCountSource | None = None
+    bill_clock: BillClock | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +156,14 @@ class SlackAuthCheck:
 
 ComponentFactory = Callable[[DaemonContext], Component]
 
-# Components in start order; stopped in reverse.
-COMPONENT_FACTORIES: list[ComponentFactory] = [StoreMaintenance, SlackAuthCheck]
+# Components in start order; stopped in reverse. The alert engine comes first: building it
+# installs its sink in context.services, which the later components emit to.
+COMPONENT_FACTORIES: list[ComponentFactory] = [
+    AlertsComponent,
+    StoreMaintenance,
+    SlackAuthCheck,
+    SpendComponent,
+]
 
 
 class Daemon:
@@ -162,6 +176,8 @@ class Daemon:
         aws: AwsClients | None = None,
         notifier: Notifier | None = None,
         factories: list[ComponentFactory] | None = None,
+        *,
+        services: SharedServices | None = None,
     ) -> None:
         settings = loaded.settings
         self.settings = settings
@@ -175,6 +191,7 @@ class Daemon:
             aws=aws or AwsClients(settings.aws),
             slack=SlackClients(settings.slack),
             embedded=embedded,
+            services=services or SharedServices(),
         )
         self.components = [factory(self.context) for factory in (factories or COMPONENT_FACTORIES)]
         self.loop = JobLoop(

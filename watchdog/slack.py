@@ -1,5 +1,8 @@
 """slack-sdk clients built from the settings: a Web API client and webhook clients.
 
+The clients make one attempt per call (no slack-sdk retry handlers, which
+would sleep in the calling thread): the alert outbox decides when to retry.
+
 Tokens and webhook URLs stay inside ``SecretStr`` until the moment a client is
 built, and are registered with the log redactor so that no log line, not even
 a traceback from deep inside slack-sdk, can carry them.
@@ -31,10 +34,14 @@ class SlackClients:
         if self.settings.bot_token is not None:
             token = self.settings.bot_token.get_secret_value()
             register_secret(token)
-            self.web = WebClient(token=token, base_url=self.settings.base_url, timeout=timeout)
+            self.web = WebClient(
+                token=token, base_url=self.settings.base_url, timeout=timeout, retry_handlers=[]
+            )
         for name, url in self.settings.webhooks.items():
             register_secret(url.get_secret_value())
-            self.webhooks[name] = WebhookClient(url.get_secret_value(), timeout=timeout)
+            self.webhooks[name] = WebhookClient(
+                url.get_secret_value(), timeout=timeout, retry_handlers=[]
+            )
 
     def __repr__(self) -> str:
         return (

@@ -14,14 +14,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from watchdog.alerts.status import alerts_section
 from watchdog.config import Settings
+from watchdog.spend.overview import spend_status
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
 
 StatusSection = Callable[[Store, Settings], dict[str, Any]]
 
 # Section name -> function that reads it from the store.
-STATUS_SECTIONS: dict[str, StatusSection] = {}
+STATUS_SECTIONS: dict[str, StatusSection] = {"alerts": alerts_section, "spend": spend_status}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -95,7 +95,8 @@ def test_embedded_run_shows_status_and_stops(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=cli_env(),
+        # The simulated bill would post billing alerts; this test expects only auth.test.
+        env=cli_env(INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__ENABLED="false"),
     )
     try:
         document = wait_for_status(

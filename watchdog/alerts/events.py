@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,10 @@ class AlertEvent:
     ``rule`` and ``labels`` identify the alert; their fingerprint is the
     deduplication key. ``one_shot`` alerts (billing thresholds, whose labels
     carry the month) are announced at most once per fingerprint, ever.
+    ``pending_for`` is how long the condition must keep being reported as
+    firing before the alert fires (Prometheus' ``for``); the producer must
+    then emit the firing event on every evaluation, since the engine only
+    promotes a pending alert when a new firing event arrives.
     """
 
     rule: str
@@ -39,6 +43,7 @@ class AlertEvent:
     at: datetime
     details: Mapping[str, str] = field(default_factory=dict)
     one_shot: bool = False
+    pending_for: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import click
 
 from watchdog import __version__
+from watchdog.cli.alerts import alerts
 from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
+from watchdog.cli.loadgen import loadgen
 from watchdog.cli.run import run
+from watchdog.cli.spend import spend
 from watchdog.cli.status import status
+from watchdog.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,3 +44,7 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(check_config)
 main.add_command(db)
+main.add_command(alerts)
+main.add_command(worker)
+main.add_command(loadgen)
+main.add_command(spend)

@@ -15,7 +15,7 @@ import click
 from watchdog.aws import AwsClients
 from watchdog.cli.common import CliState, exit_on_error, fail, state_dir_option, state_dir_overrides
 from watchdog.config.types import parse_duration
-from watchdog.daemon import Daemon
+from watchdog.daemon import Daemon, SharedServices
 from watchdog.embedded import EmbeddedEnvironment
 from watchdog.status import collect_status
 
@@ -39,6 +39,7 @@ def _banner(environment: EmbeddedEnvironment) -> str:
             f"  AWS (moto server)      {endpoints.aws_endpoint}",
             f"  Slack API double       {endpoints.slack_endpoint}",
             f"  Slack request log      {endpoints.slack_log}",
+            f"  simulated bill         {environment.bill.describe() if environment.bill else 'off'}",
             f"  state directory        {environment.state_dir}",
             "  Configure a real host with --config (see deploy/config.example.toml).",
         ]
@@ -63,14 +64,21 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
 
     environment: EmbeddedEnvironment | None = None
     aws: AwsClients | None = None
+    services: SharedServices | None = None
     if loaded.embedded:
+        spend = loaded.settings.spend
         environment = EmbeddedEnvironment(
-            loaded.settings.resolved_state_dir(), echo=click.echo
+            loaded.settings.resolved_state_dir(),
+            echo=click.echo,
+            bill_settings=spend.embedded_bill if spend.enabled else None,
         )
         environment.start()
         loaded = state.load({**overrides, **environment.settings_overrides()})
-        key_id, secret = environment.credentials()
-        aws = AwsClients(loaded.settings.aws, access_key_id=key_id, secret_access_key=secret)
+        aws = environment.aws_clients(loaded.settings.aws)
+        if environment.bill is not None:
+            services = SharedServices(
+                bill_clock=environment.bill.clock, inference_counts=environment.bill
+            )
         click.echo(_banner(environment))
 
     stop = threading.Event()
@@ -84,7 +92,12 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
     signal.signal(signal.SIGINT, request_stop)
 
     with exit_on_error():
-        daemon = Daemon(loaded, embedded=environment.endpoints if environment else None, aws=aws)
+        daemon = Daemon(
+            loaded,
+            embedded=environment.endpoints if environment else None,
+            aws=aws,
+            services=services,
+        )
         daemon.start()
     clean = True
     try:

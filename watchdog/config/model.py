@@ -23,7 +23,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from watchdog.config.alerts import AlertSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
+from watchdog.config.spend import SpendSettings
+from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
 DEFAULT_CONFIG_FILE = Path("/etc/inference-watchdog/config.toml")
@@ -98,6 +101,9 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
 
     @classmethod
     def settings_customise_sources(

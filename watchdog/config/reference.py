@@ -40,7 +40,7 @@ def _section_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _type_name(annotation: Any) -> str:
+def _type_name(annotation: Any) -> str:  # noqa: PLR0911 - one return per kind of annotation
     origin = get_origin(annotation)
     if annotation is timedelta:
         return "duration"
@@ -61,7 +61,7 @@ def _type_name(annotation: Any) -> str:
     return f"{name}[{', '.join(_type_name(arg) for arg in args)}]"
 
 
-def _default(field: FieldInfo) -> str:
+def _default(field: FieldInfo) -> str:  # noqa: PLR0911 - one return per kind of default
     if field.default_factory is not None:
         try:
             value = field.default_factory()  # type: ignore[call-arg]
@@ -88,7 +88,8 @@ def _rows(model: type[BaseModel], prefix: str) -> tuple[list[str], list[tuple[st
     rows = []
     sections = []
     for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
+        # The file and the environment use the alias where there is one ("for", a Python keyword).
+        path = f"{prefix}{field.alias or name}"
         section = _section_model(field.annotation)
         if section is not None:
             sections.append((path, section))

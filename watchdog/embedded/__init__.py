@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from watchdog.aws import AwsClients
+from watchdog.config.sections import AwsSettings
+from watchdog.config.spend import EmbeddedBillSettings
 from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY, EmbeddedAws
+from watchdog.embedded.bill import BillAwsClients, EmbeddedBill, fixed_daily_cost
 from watchdog.embedded.slack_double import SlackDouble
 
 logger = logging.getLogger(__name__)
@@ -21,6 +25,8 @@ logger = logging.getLogger(__name__)
 # The embedded double accepts any bearer token; this one is not a secret.
 EMBEDDED_SLACK_TOKEN = "xoxb-embedded-local-double"  # noqa: S105 - placeholder for the local double
 SLACK_LOG_NAME = "slack-double.jsonl"
+# Channel of the simulated bill's alerts, the same as the default of slack.default_channel.
+EMBEDDED_BILLING_CHANNEL = "#inference-alerts"
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,40 @@ class EmbeddedEndpoints:
         }
 
 
-class EmbeddedEnvironment:
-    """Starts and stops the local AWS and Slack stand-ins."""
+def billing_route(seconds_per_day: float) -> dict[str, Any]:
+    """Return the alert route of the simulated bill, its timing scaled to the fast clock.
 
-    def __init__(self, state_dir: Path, echo: Callable[[str], None] | None = None) -> None:
+    The default policy sends a group's new alerts at most every five minutes,
+    which suits a real bill but would hold back a month that passes in three.
+    One group per month sends its new billing alerts every five simulated
+    days (at least every 10 s), which stays within the flood guard's budget.
+    """
+    interval = max(5 * seconds_per_day, 10.0)
+    return {
+        "name": "embedded-billing",
+        "rules": ["spend_*"],
+        "target": EMBEDDED_BILLING_CHANNEL,
+        "group_by": ["month"],
+        "group_wait": "5s",
+        "group_interval": f"{interval:g}s",
+        "repeat_interval": "4h",
+    }
+
+
+class EmbeddedEnvironment:
+    """Starts and stops the local AWS and Slack stand-ins, and the simulated bill."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        echo: Callable[[str], None] | None = None,
+        bill_settings: EmbeddedBillSettings | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.aws = EmbeddedAws()
         self.slack = SlackDouble(log_path=state_dir / SLACK_LOG_NAME, echo=echo)
+        self._bill_settings = bill_settings
+        self.bill: EmbeddedBill | None = None
         self._endpoints: EmbeddedEndpoints | None = None
 
     def start(self) -> EmbeddedEndpoints:
@@ -54,6 +87,11 @@ class EmbeddedEnvironment:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.aws.start()
         self.slack.start()
+        if self._bill_settings is not None and self._bill_settings.enabled:
+            self.bill = EmbeddedBill(
+                self.aws.endpoint_url, self.state_dir, self._bill_settings, self.credentials()
+            )
+            self.bill.start()
         self._endpoints = EmbeddedEndpoints(
             aws_endpoint=self.aws.endpoint_url,
             slack_endpoint=self.slack.base_url,
@@ -62,7 +100,9 @@ class EmbeddedEnvironment:
         return self._endpoints
 
     def stop(self) -> None:
-        """Stop both servers."""
+        """Stop the simulated bill and both servers."""
+        if self.bill is not None:
+            self.bill.stop()
         self.slack.stop()
         self.aws.stop()
 
@@ -76,10 +116,22 @@ class EmbeddedEnvironment:
     def settings_overrides(self) -> dict[str, Any]:
         """Return the settings that point the daemon's clients at the stand-ins."""
         endpoints = self.endpoints
-        return {
+        overrides: dict[str, Any] = {
             "aws": {"endpoint_url": endpoints.aws_endpoint},
             "slack": {"base_url": endpoints.slack_endpoint, "bot_token": EMBEDDED_SLACK_TOKEN},
         }
+        if self.bill is not None and self._bill_settings is not None:
+            # The nowcast splits the simulated bill into its fixed part and a cost per inference.
+            overrides["spend"] = {"fixed_daily_cost": str(fixed_daily_cost())}
+            overrides["alerts"] = {"routes": [billing_route(self._bill_settings.seconds_per_day)]}
+        return overrides
+
+    def aws_clients(self, settings: AwsSettings) -> AwsClients:
+        """Return AWS clients for the stand-ins, whose Cost Explorer reads the simulated bill."""
+        key_id, secret = self.credentials()
+        return BillAwsClients(
+            settings, access_key_id=key_id, secret_access_key=secret, bill=self.bill
+        )
 
     def credentials(self) -> tuple[str, str]:
         """Return the placeholder AWS key pair that the embedded clients send."""

@@ -4,7 +4,41 @@ Each capability keeps its tables in its own module here and its own
 migration under ``migrations/versions``.
 """
 
+from watchdog.storage.models.alerts import (
+    AlertCounter,
+    AlertMonthlyCount,
+    AlertStateRow,
+    AlertTarget,
+    OutboxMessage,
+    Silence,
+)
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.spend import (
+    SpendApiRequests,
+    SpendBaseline,
+    SpendBaselineOverride,
+    SpendDailyCost,
+    SpendEstimatedCharge,
+    SpendFiredThreshold,
+    SpendSourceState,
+)
 
-__all__ = ["Base", "DaemonRun", "JobRun"]
+__all__ = [
+    "AlertCounter",
+    "AlertMonthlyCount",
+    "AlertStateRow",
+    "AlertTarget",
+    "Base",
+    "DaemonRun",
+    "JobRun",
+    "OutboxMessage",
+    "Silence",
+    "SpendApiRequests",
+    "SpendBaseline",
+    "SpendBaselineOverride",
+    "SpendDailyCost",
+    "SpendEstimatedCharge",
+    "SpendFiredThreshold",
+    "SpendSourceState",
+]
