@@ -9,9 +9,11 @@ import pytest
 
 from tests.reports.fixtures import MIB, november_inputs
 from watchdog.reports.figures import (
+    MinuteRollup,
     Month,
     WorkerTransition,
     build_report,
+    latency_percentiles,
     uptime,
     weighted_percentile,
 )
@@ -124,3 +126,17 @@ def test_month_parse_and_neighbours() -> None:
 def test_month_parse_rejects_bad_value() -> None:
     with pytest.raises(ValueError, match=r"invalid month '2026-13': use YYYY-MM"):
         Month.parse("2026-13")
+
+
+def test_percentiles_from_merged_distributions() -> None:
+    start = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+    rollups = [
+        MinuteRollup(start, 100, 0, 10.0, 90.0, None, None, latency=((10.0, 95), (90.0, 5))),
+        MinuteRollup(start, 100, 0, 20.0, 20.0, None, None, latency=((20.0, 100),)),
+    ]
+
+    p50, p99 = latency_percentiles(rollups)
+
+    # merged: 95 x 10 ms, 100 x 20 ms, 5 x 90 ms; the 100th of 200 is 20 ms, the 198th is 90 ms
+    assert p50 == 20.0
+    assert p99 == 90.0

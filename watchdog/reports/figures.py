@@ -111,6 +111,8 @@ class MinuteRollup:
     p99_ms: float | None
     max_queue_depth: float | None
     max_memory_bytes: float | None
+    # The minute's latency distribution as (milliseconds, count) pairs, when stored.
+    latency: tuple[tuple[float, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,11 +282,16 @@ def weighted_percentile(values: Sequence[tuple[float, int]], quantile: float) ->
 def latency_percentiles(rollups: Sequence[MinuteRollup]) -> tuple[float | None, float | None]:
     """Return the month's p50 and p99 in milliseconds from minute rollups.
 
-    Minute percentiles cannot be merged exactly. The month's p50 is the
+    When every minute stored its latency distribution, the month's
+    percentiles come from the merged distribution. Otherwise minute
+    percentiles cannot be merged exactly: the month's p50 is then the
     request-weighted median of the minute p50s and its p99 the
     request-weighted 99th percentile of the minute p99s, which is at least
     the true p99 when latency varies between minutes.
     """
+    if rollups and all(r.latency or not r.requests for r in rollups):
+        merged = [pair for r in rollups for pair in r.latency]
+        return weighted_percentile(merged, 0.50), weighted_percentile(merged, 0.99)
     p50 = weighted_percentile([(r.p50_ms, r.requests) for r in rollups if r.p50_ms is not None], 0.50)
     p99 = weighted_percentile([(r.p99_ms, r.requests) for r in rollups if r.p99_ms is not None], 0.99)
     return p50, p99

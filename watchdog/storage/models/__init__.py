@@ -14,6 +14,7 @@ from watchdog.storage.models.alerts import (
 )
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.reports import MonthlyReportRecord
 from watchdog.storage.models.spend import (
     SpendApiRequests,
     SpendBaseline,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "DaemonRun",
     "JobRun",
+    "MonthlyReportRecord",
     "OutboxMessage",
     "Silence",
     "SpendApiRequests",
