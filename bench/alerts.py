@@ -63,15 +63,18 @@ def storm_windows(count: int, hosts: int) -> Iterator[tuple[int, MetricWindow]]:
     """Yield the windows of a retry storm: above the expected peak, with high latency and errors."""
     for index in range(count):
         start = START + WINDOW * (index // hosts)
-        yield index % hosts, MetricWindow(
-            start=start,
-            end=start + WINDOW,
-            requests=900,
-            errors=90,
-            p99_latency_seconds=2.5,
-            queue_depth=120,
-            memory_bytes=900 * 80 * 1024**2,
-            expected_peak_rps=50,
+        yield (
+            index % hosts,
+            MetricWindow(
+                start=start,
+                end=start + WINDOW,
+                requests=900,
+                errors=90,
+                p99_latency_seconds=2.5,
+                queue_depth=120,
+                memory_bytes=900 * 80 * 1024**2,
+                expected_peak_rps=50,
+            ),
         )
 
 
@@ -80,8 +83,9 @@ def flapping_windows(count: int, hosts: int) -> Iterator[tuple[int, MetricWindow
     for index in range(count):
         start = START + WINDOW * (index // hosts)
         latency = 2.0 if (index // hosts) % 2 == 0 else 0.1
-        yield index % hosts, MetricWindow(
-            start=start, end=start + WINDOW, requests=10, errors=0, p99_latency_seconds=latency
+        yield (
+            index % hosts,
+            MetricWindow(start=start, end=start + WINDOW, requests=10, errors=0, p99_latency_seconds=latency),
         )
 
 
@@ -160,8 +164,10 @@ def main() -> None:
                 )
             )
 
-    print(f"Python {platform.python_version()} on {platform.machine()}, {args.windows} windows, "
-          f"a processing cycle every {args.cycle} events\n")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {args.windows} windows, "
+        f"a processing cycle every {args.cycle} events\n"
+    )
     print("| scenario | events | seconds | events/s | outbox rows |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for result in results:

@@ -33,6 +33,7 @@ from watchdog.spend.component import SpendComponent
 from watchdog.spend.nowcast import InferenceCountSource
 from watchdog.storage import Store, open_store
 from watchdog.storage.models import DaemonRun
+from watchdog.supervision.component import SupervisionComponent
 from watchdog.supervision.handle import WorkerHandle
 from watchdog.systemd import Notifier
 
@@ -164,6 +165,7 @@ COMPONENT_FACTORIES: list[ComponentFactory] = [
     StoreMaintenance,
     SlackAuthCheck,
     SpendComponent,
+    SupervisionComponent,
     ReportComponent,
 ]
 

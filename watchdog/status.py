@@ -19,11 +19,16 @@ from watchdog.config import Settings
 from watchdog.spend.overview import spend_status
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
+from watchdog.supervision.status import worker_status
 
 StatusSection = Callable[[Store, Settings], dict[str, Any]]
 
 # Section name -> function that reads it from the store.
-STATUS_SECTIONS: dict[str, StatusSection] = {"alerts": alerts_section, "spend": spend_status}
+STATUS_SECTIONS: dict[str, StatusSection] = {
+    "alerts": alerts_section,
+    "spend": spend_status,
+    "worker": worker_status,
+}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -141,6 +141,9 @@ def test_sigkill_before_delivery_sends_once(tmp_path: Path, slack_double: SlackD
         'backoff_initial = "0.5s"\n'
         'backoff_max = "1s"\n'
         'claim_timeout = "3s"\n'
+        # No worker: its alerts would add messages to the outbox counted here.
+        "[supervision]\n"
+        'mode = "off"\n'
     )
     log = tmp_path / "daemon.log"
     failing = slack_double.add_fault(Fault("server_error", method="chat.postMessage"))

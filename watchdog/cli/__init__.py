@@ -20,6 +20,7 @@ from watchdog.cli.run import run
 from watchdog.cli.spend import spend
 from watchdog.cli.status import status
 from watchdog.cli.worker import worker
+from watchdog.cli.worker_control import events, restart
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +48,8 @@ main.add_command(check_config)
 main.add_command(db)
 main.add_command(alerts)
 main.add_command(worker)
+worker.add_command(restart)
+worker.add_command(events)
 main.add_command(loadgen)
 main.add_command(spend)
 main.add_command(report)

@@ -51,7 +51,7 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | Non
 
 @click.group()
 def worker() -> None:
-    """Run the reference ONNX inference worker and build its models."""
+    """Run the reference ONNX inference worker and build its models; restart the supervised one."""
 
 
 @worker.command("serve")

@@ -27,6 +27,7 @@ from watchdog.config.alerts import AlertSettings
 from watchdog.config.report import ReportSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 from watchdog.config.spend import SpendSettings
+from watchdog.config.supervision import SupervisionSettings
 from watchdog.config.worker import WorkerSettings
 
 ENV_PREFIX = "INFERENCE_WATCHDOG_"
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod
     def settings_customise_sources(

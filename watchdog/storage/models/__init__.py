@@ -24,6 +24,7 @@ from watchdog.storage.models.spend import (
     SpendFiredThreshold,
     SpendSourceState,
 )
+from watchdog.storage.models.supervision import WorkerEvent, WorkerRestartRequest, WorkerStatus
 
 __all__ = [
     "AlertCounter",
@@ -43,4 +44,7 @@ __all__ = [
     "SpendEstimatedCharge",
     "SpendFiredThreshold",
     "SpendSourceState",
+    "WorkerEvent",
+    "WorkerRestartRequest",
+    "WorkerStatus",
 ]
