@@ -30,11 +30,27 @@ class AwsClients:
     def __repr__(self) -> str:
         return f"AwsClients(region={self.settings.region!r}, endpoint={self.settings.endpoint_url!r})"
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        """Return a new boto3 client for ``service`` (thread-safe to use, not to build)."""
-        timeout = self.settings.timeout.total_seconds()
+    def client(
+        self,
+        service: str,
+        region: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Return a new boto3 client for ``service`` (thread-safe to use, not to build).
+
+        ``max_attempts`` (counting the first attempt) and ``timeout`` (seconds)
+        override the settings for callers that retry on their own or must not
+        block for long.
+        """
+        if timeout is None:
+            timeout = self.settings.timeout.total_seconds()
+        retries: dict[str, Any] = {"mode": "standard", "max_attempts": self.settings.max_attempts}
+        if max_attempts is not None:
+            # botocore's total_max_attempts counts the first attempt; its max_attempts does not.
+            retries = {"mode": "standard", "total_max_attempts": max_attempts}
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            retries=retries,
             connect_timeout=timeout,
             read_timeout=timeout,
         )

@@ -25,6 +25,7 @@ from watchdog.alerts.events import AlertSink, LogAlertSink
 from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
 from watchdog.embedded import EmbeddedEndpoints
+from watchdog.metrics.component import MetricsComponent
 from watchdog.reports.component import ReportComponent
 from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
@@ -164,6 +165,7 @@ COMPONENT_FACTORIES: list[ComponentFactory] = [
     AlertsComponent,
     StoreMaintenance,
     SlackAuthCheck,
+    MetricsComponent,
     SpendComponent,
     SupervisionComponent,
     ReportComponent,

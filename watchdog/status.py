@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from watchdog.alerts.status import alerts_section
 from watchdog.config import Settings
+from watchdog.metrics.status import metrics_status
 from watchdog.spend.overview import spend_status
 from watchdog.storage import Store
 from watchdog.storage.models import DaemonRun, JobRun
@@ -26,6 +27,7 @@ StatusSection = Callable[[Store, Settings], dict[str, Any]]
 # Section name -> function that reads it from the store.
 STATUS_SECTIONS: dict[str, StatusSection] = {
     "alerts": alerts_section,
+    "metrics": metrics_status,
     "spend": spend_status,
     "worker": worker_status,
 }

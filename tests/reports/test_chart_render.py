@@ -26,13 +26,12 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def count_bars(data: bytes) -> int:
-    """Count the runs of bar-coloured pixels along a row just above the x axis."""
+    """Count the separate columns of bar-coloured pixels, so bars above and below zero both count."""
     pixels = np.asarray(image.imread(io.BytesIO(data), format="png"))[:, :, :3]
     is_bar = np.all(np.abs(pixels * 255 - np.array(BAR_RGB)) < 3, axis=2)
-    rows_with_bars = np.nonzero(is_bar.any(axis=1))[0]
-    row = is_bar[rows_with_bars.max()]
-    starts = np.flatnonzero(row[1:] & ~row[:-1])
-    return len(starts) + int(row[0])
+    columns = is_bar.any(axis=0)
+    starts = np.flatnonzero(columns[1:] & ~columns[:-1])
+    return len(starts) + int(columns[0])
 
 
 def test_chart_has_one_bar_per_day() -> None:

@@ -12,8 +12,10 @@ Rules and their values:
 
 - ``latency_p99``: p99 request latency in seconds.
 - ``queue_depth``: the highest queue depth seen in the window.
-- ``memory_per_request``: worker resident memory in bytes divided by the
-  requests served in the window; judged only with ``min_requests`` requests.
+- ``memory_per_request``: the window's ``MemoryPerRequest`` metric when the
+  metrics capability gives it, else worker resident memory in bytes divided
+  by the requests served in the window; judged only with ``min_requests``
+  requests.
 - ``error_rate``: failed requests divided by all requests; judged only with
   ``min_requests`` requests.
 - ``traffic_above_peak``: requests per second divided by the expected peak
@@ -61,6 +63,9 @@ class MetricWindow:
     queue_depth: float | None = None
     # Worker resident memory in bytes (the highest sample of the window).
     memory_bytes: int | None = None
+    # The MemoryPerRequest metric in bytes; when given, the rule judges it instead of
+    # memory_bytes / requests.
+    memory_per_request_bytes: float | None = None
     # Expected peak request rate per second; overrides the setting when given.
     expected_peak_rps: float | None = None
 
@@ -109,10 +114,16 @@ def read_window(window: MetricWindow, settings: MetricRulesSettings) -> list[Rea
         value = window.queue_depth
         readings.append(Reading(QUEUE_DEPTH, value, f"queue depth {value:g}"))
     enough = window.requests >= settings.min_requests
-    if enough and window.memory_bytes is not None:
-        value = window.memory_bytes / window.requests
+    per_request = window.memory_per_request_bytes
+    if per_request is None and window.memory_bytes is not None and window.requests:
+        per_request = window.memory_bytes / window.requests
+    if enough and per_request is not None:
         readings.append(
-            Reading(MEMORY_PER_REQUEST, value, f"{value / 1024**2:.1f} MiB of memory per request")
+            Reading(
+                MEMORY_PER_REQUEST,
+                per_request,
+                f"{per_request / 1024**2:.1f} MiB of memory per request",
+            )
         )
     if enough:
         value = window.errors / window.requests

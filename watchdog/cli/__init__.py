@@ -11,6 +11,7 @@ import click
 
 from watchdog import __version__
 from watchdog.cli.alerts import alerts
+from watchdog.cli.cloudwatch import cloudwatch
 from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
@@ -53,3 +54,4 @@ worker.add_command(events)
 main.add_command(loadgen)
 main.add_command(spend)
 main.add_command(report)
+main.add_command(cloudwatch)

@@ -58,7 +58,7 @@ def report() -> None:
 )
 @state_dir_option
 @click.pass_obj
-def monthly(
+def monthly(  # noqa: PLR0917 - click passes each option as a positional argument
     state: CliState,
     month: Month | None,
     output_format: str,

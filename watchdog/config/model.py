@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.alerts import AlertSettings
+from watchdog.config.metrics import MetricsSettings
 from watchdog.config.report import ReportSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 from watchdog.config.spend import SpendSettings
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod

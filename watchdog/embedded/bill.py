@@ -414,9 +414,15 @@ class BillAwsClients(AwsClients):
 
     bill: EmbeddedBill | None = None
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(
+        self,
+        service: str,
+        region: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Return a new boto3 client; a ``ce`` client gets the bill's hook."""
-        created = super().client(service, region)
+        created = super().client(service, region, max_attempts=max_attempts, timeout=timeout)
         if service == "ce" and self.bill is not None:
             self.bill.install(created)
         return created

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watchdog.config import Settings
+from watchdog.metrics import datums
 from watchdog.reports.chart import render_daily_chart
 from watchdog.reports.collect import collect_inputs
 from watchdog.reports.figures import Month, MonthlyReport, build_report
@@ -26,15 +27,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Metric names the daemon publishes (watchdog.metrics); each name and
-# dimension set is one billed custom metric.
-PUBLISHED_METRIC_NAMES = 9
+# Each metric name and dimension set is one billed custom metric.
+PUBLISHED_METRIC_NAMES = (
+    datums.INFERENCE_TIME,
+    datums.REQUEST_COUNT,
+    datums.ERROR_COUNT,
+    datums.QUEUE_DEPTH,
+    datums.IN_FLIGHT,
+    datums.MEMORY_RSS,
+    datums.MEMORY_PER_REQUEST,
+    datums.WORKER_UP,
+    datums.WATCHDOG_HEARTBEAT,
+)
 
 
 def custom_metric_count(settings: Settings) -> int:
     """Return how many custom metrics the configuration publishes (name x dimension set)."""
-    copies = 2 if getattr(settings.metrics, "service_level_copy", False) else 1
-    return PUBLISHED_METRIC_NAMES * copies
+    copies = 2 if settings.metrics.service_level_copy else 1
+    return len(PUBLISHED_METRIC_NAMES) * copies
 
 
 def report_target(settings: Settings) -> str:

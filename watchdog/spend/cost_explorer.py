@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from watchdog.errors import InputError, PermanentServiceError, TransientServiceError
+from watchdog.iam import requires_iam
 from watchdog.spend.calendar import previous_month_start
 
 logger = logging.getLogger(__name__)
@@ -265,10 +266,10 @@ class CostExplorerReader:
             )
         return report
 
+    @requires_iam("ce:GetCostAndUsage")
     def _call(self, request: dict[str, Any]) -> Mapping[str, Any]:
         self.requests += 1
         try:
-            # IAM action: ce:GetCostAndUsage
             response: Mapping[str, Any] = self._client.get_cost_and_usage(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})

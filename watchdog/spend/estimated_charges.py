@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from watchdog.errors import InputError, PermanentServiceError, TransientServiceError
+from watchdog.iam import requires_iam
 from watchdog.spend.calendar import month_key, month_start, start_of_day, utc_day
 
 logger = logging.getLogger(__name__)
@@ -92,11 +93,11 @@ class EstimatedChargesReader:
         self._client = client
         self.requests = 0
 
+    @requires_iam("cloudwatch:GetMetricStatistics")
     def read(self, start: datetime, end: datetime) -> list[ChargeReading]:
         """Return the hourly maximum readings from ``start`` to ``end``, oldest first."""
         self.requests += 1
         try:
-            # IAM action: cloudwatch:GetMetricStatistics
             response = self._client.get_metric_statistics(
                 Namespace=NAMESPACE,
                 MetricName=METRIC_NAME,

@@ -14,6 +14,12 @@ from watchdog.storage.models.alerts import (
 )
 from watchdog.storage.models.base import Base
 from watchdog.storage.models.daemon import DaemonRun, JobRun
+from watchdog.storage.models.metrics import (
+    MetricCounter,
+    MetricRollup,
+    MetricSpoolEntry,
+    MetricState,
+)
 from watchdog.storage.models.reports import MonthlyReportRecord
 from watchdog.storage.models.spend import (
     SpendApiRequests,
@@ -34,6 +40,10 @@ __all__ = [
     "Base",
     "DaemonRun",
     "JobRun",
+    "MetricCounter",
+    "MetricRollup",
+    "MetricSpoolEntry",
+    "MetricState",
     "MonthlyReportRecord",
     "OutboxMessage",
     "Silence",

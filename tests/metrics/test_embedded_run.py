@@ -1,0 +1,166 @@
+"""A 60-second embedded run with traffic: the points land in the embedded CloudWatch.
+
+``inference-watchdog run`` on its embedded default starts moto's server and
+supervises the reference worker; ``inference-watchdog loadgen`` sends it
+traffic for 60 seconds. The test then reads the metrics back from the
+embedded CloudWatch with ``GetMetricStatistics`` and compares them with the
+worker's own counters.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchdog.config import Settings
+from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY
+from watchdog.status import collect_status
+from watchdog.storage import open_store
+from watchdog.worker.launcher import parse_metrics
+
+COMMAND = [sys.executable, "-m", "watchdog"]
+TRAFFIC_SECONDS = 60
+DEADLINE_SECONDS = 180.0
+
+
+def clean_env() -> dict[str, str]:
+    """The test's environment without systemd markers or watchdog settings."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("INFERENCE_WATCHDOG_")
+        and name not in {"INVOCATION_ID", "NOTIFY_SOCKET", "JOURNAL_STREAM", "CREDENTIALS_DIRECTORY"}
+    }
+
+
+def read_status(state_dir: Path) -> dict[str, Any]:
+    settings = Settings(state_dir=state_dir)
+    store = open_store(settings.resolved_database_url(), migrate=False)
+    try:
+        return collect_status(store, settings)
+    finally:
+        store.close()
+
+
+def wait_until(state_dir: Path, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        if (state_dir / "watchdog.db").exists():
+            try:
+                status = read_status(state_dir)
+            except SQLAlchemyError:
+                # The daemon may still be creating or migrating the database.
+                status = {}
+            if status and ready(status):
+                return status
+        time.sleep(0.5)
+    raise AssertionError(f"status of {state_dir} never became ready")
+
+
+@pytest.fixture
+def embedded_daemon(tmp_path: Path) -> Iterator[Path]:
+    state_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [*COMMAND, "run", "--for", "5m", "--state-dir", str(state_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=clean_env(),
+    )
+    yield state_dir
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_sixty_second_run_lands_in_cloudwatch(embedded_daemon: Path) -> None:
+    status = wait_until(
+        embedded_daemon,
+        lambda s: (s.get("worker") or {}).get("state") == "running" and s["metrics"]["published"] > 0,
+    )
+    worker_base = status["worker"]["metrics_url"].rsplit("/", 1)[0]
+    aws_endpoint = status["embedded"]["aws_endpoint"]
+
+    traffic = subprocess.run(
+        [
+            *COMMAND,
+            "loadgen",
+            "--url",
+            worker_base,
+            "--rate",
+            "8",
+            "--concurrency",
+            "2",
+            "--duration",
+            f"{TRAFFIC_SECONDS}s",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=DEADLINE_SECONDS,
+        check=False,
+    )
+    assert traffic.returncode == 0, traffic.stderr
+    # Two more ticks close the window in which the traffic ended.
+    ended = datetime.now(UTC)
+    final = wait_until(
+        embedded_daemon,
+        lambda s: datetime.fromisoformat(s["metrics"]["last_window_start"]) >= ended + timedelta(seconds=5),
+    )
+    worker_counters = parse_metrics(httpx.get(f"{worker_base}/metrics").text)
+    served = sum(
+        value for name, value in worker_counters.items() if name.startswith("inference_requests_total")
+    )
+
+    cloudwatch = boto3.session.Session().client(
+        "cloudwatch",
+        endpoint_url=aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=EMBEDDED_ACCESS_KEY_ID,
+        aws_secret_access_key=EMBEDDED_SECRET_ACCESS_KEY,
+    )
+
+    def points(metric: str, statistic: str) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        response = cloudwatch.get_metric_statistics(
+            Namespace="InferenceWatchdog",
+            MetricName=metric,
+            Dimensions=[
+                {"Name": "Service", "Value": "inference"},
+                {"Name": "Host", "Value": socket.gethostname()},
+            ],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=1),
+            Period=10,
+            Statistics=[statistic],
+        )
+        return sorted(response["Datapoints"], key=lambda point: point["Timestamp"])
+
+    for metric in ("InferenceTime", "QueueDepth", "MemoryPerRequest"):
+        found = points(metric, "SampleCount")
+        starts = [point["Timestamp"] for point in found]
+        assert len(found) >= 5, metric
+        assert all(start.second % 10 == 0 and start.microsecond == 0 for start in starts), metric
+        assert all(later - earlier == timedelta(seconds=10) for earlier, later in pairwise(starts)), metric
+    requests = points("RequestCount", "Sum")
+    assert served > 0
+    assert sum(point["Sum"] for point in requests) == served
+    ticks = final["jobs"]["metrics-tick"]["runs"]
+    assert final["metrics"]["put_metric_data_requests"] == ticks
+    assert final["metrics"]["published"] == ticks
