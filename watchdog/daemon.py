@@ -26,6 +26,7 @@ from watchdog.aws import AwsClients
 from watchdog.config import LoadedSettings, Settings
 from watchdog.embedded import EmbeddedEndpoints
 from watchdog.metrics.component import MetricsComponent
+from watchdog.reports.component import ReportComponent
 from watchdog.scheduler import JobLoop, JobSpec, utc_now
 from watchdog.slack import SlackClients
 from watchdog.spend.clock import BillClock
@@ -167,6 +168,7 @@ COMPONENT_FACTORIES: list[ComponentFactory] = [
     MetricsComponent,
     SpendComponent,
     SupervisionComponent,
+    ReportComponent,
 ]
 
 

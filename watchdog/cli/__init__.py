@@ -16,6 +16,7 @@ from watchdog.cli.common import CliState
 from watchdog.cli.config import check_config
 from watchdog.cli.db import db
 from watchdog.cli.loadgen import loadgen
+from watchdog.cli.report import report
 from watchdog.cli.run import run
 from watchdog.cli.spend import spend
 from watchdog.cli.status import status
@@ -52,4 +53,5 @@ worker.add_command(restart)
 worker.add_command(events)
 main.add_command(loadgen)
 main.add_command(spend)
+main.add_command(report)
 main.add_command(cloudwatch)

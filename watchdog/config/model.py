@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from watchdog.config.alerts import AlertSettings
 from watchdog.config.metrics import MetricsSettings
+from watchdog.config.report import ReportSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
 from watchdog.config.spend import SpendSettings
 from watchdog.config.supervision import SupervisionSettings
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

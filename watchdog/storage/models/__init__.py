@@ -20,6 +20,7 @@ from watchdog.storage.models.metrics import (
     MetricSpoolEntry,
     MetricState,
 )
+from watchdog.storage.models.reports import MonthlyReportRecord
 from watchdog.storage.models.spend import (
     SpendApiRequests,
     SpendBaseline,
@@ -43,6 +44,7 @@ __all__ = [
     "MetricRollup",
     "MetricSpoolEntry",
     "MetricState",
+    "MonthlyReportRecord",
     "OutboxMessage",
     "Silence",
     "SpendApiRequests",

@@ -1,0 +1,1 @@
+"""The monthly cost and capacity summary: figures, chart, renderings and delivery."""
