@@ -1,7 +1,7 @@
 """Months whose summary was queued.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-04 21:34:56.502792
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import watchdog.storage.types
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Alert engine: alert states, the outbox, per-target limits, silences and counters.
 
-Revision ID: 0004
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-04 20:11:29.683287
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 import watchdog.storage.types
 
-revision: str = '0004'
-down_revision: str | Sequence[str] | None = '0001'
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

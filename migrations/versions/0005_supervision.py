@@ -1,7 +1,7 @@
 """Worker supervision: state transitions, the current status row and restart requests.
 
-Revision ID: 0002
-Revises: 0006
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04 20:24:54.792864
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import watchdog.storage.types
 
-revision: str = '0002'
-down_revision: str | Sequence[str] | None = '0006'
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Spend tracking: daily costs, EstimatedCharges readings, baselines, raised alerts, request counts.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-04 20:15:05.286225
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import watchdog.storage.types
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = "0003"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Metrics spool, minute rollups, counters and state.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 20:13:23.083221
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import watchdog.storage.types
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
