@@ -25,7 +25,7 @@ from watchdog.metrics.memory import MemoryReader
 from watchdog.metrics.pipeline import MetricsPipeline, PipelineSettings
 from watchdog.metrics.presets import PRESETS
 from watchdog.metrics.publisher import CloudWatchPublisher
-from watchdog.metrics.records import MetricsRecorder
+from watchdog.metrics.records import MetricsRecorder, RollupInferenceCounts
 from watchdog.metrics.scrape import MetricsScraper
 from watchdog.metrics.spool import MetricSpool
 from watchdog.scheduler import JobSpec, utc_now
@@ -56,6 +56,9 @@ class MetricsComponent:
         labels = {"service": settings.service_name, "host": settings.host_name}
         self.rules = MetricRules(settings.alerts.rules, labels)
         self.health = HealthRules(settings.alerts.health, labels)
+        if context.services.inference_counts is None:
+            # The spend nowcast multiplies these live counts by the last known cost per inference.
+            context.services.inference_counts = RollupInferenceCounts(context.store)
 
     def jobs(self) -> list[JobSpec]:
         if not self._settings.enabled:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -157,3 +157,25 @@ def read_counters(session: Session) -> dict[str, int]:
 def read_state(session: Session) -> dict[str, str | None]:
     """Return every state value by name."""
     return {row.name: row.value for row in session.scalars(select(MetricState))}
+
+
+class RollupInferenceCounts:
+    """Inferences served, summed from the minute rollups; the spend nowcast's live count."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def count_inferences(self, start: datetime, end: datetime) -> int:
+        """Return the requests counted in rollup minutes from ``start`` up to but not including ``end``.
+
+        A rollup row is keyed by the start of its minute, so a minute that
+        began before ``start`` is not counted and the current minute counts
+        the windows recorded so far.
+        """
+        with self._store.session() as session:
+            total = session.scalar(
+                select(func.coalesce(func.sum(MetricRollup.request_count), 0)).where(
+                    MetricRollup.minute >= start, MetricRollup.minute < end
+                )
+            )
+        return int(total or 0)
