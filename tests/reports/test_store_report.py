@@ -28,6 +28,7 @@ from watchdog.reports.figures import Month
 from watchdog.slack import SlackClients
 from watchdog.storage import Store
 from watchdog.storage.models import (
+    DaemonRun,
     MetricCounter,
     MetricRollup,
     OutboxMessage,
@@ -213,9 +214,15 @@ def make_component(store: Store, settings: Settings, clock: Callable[[], datetim
     return ReportComponent(context)
 
 
+def record_daemon_start(store: Store, at: datetime) -> None:
+    with store.session() as session:
+        session.add(DaemonRun(pid=1, host_name="test", started_at=at, embedded=False))
+
+
 def test_daemon_down_on_first_posts_once(tmp_path: Path, store: Store) -> None:
     seed_month(store)
     settings = report_settings(tmp_path)
+    record_daemon_start(store, datetime(2026, 10, 20, tzinfo=UTC))
     # The daemon was down all of 1 December and comes back on the 4th.
     now = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
 
@@ -242,8 +249,20 @@ def test_component_waits_for_posting_time(
     tmp_path: Path, store: Store, now: datetime, expected: Month | None
 ) -> None:
     settings = report_settings(tmp_path)
+    record_daemon_start(store, datetime(2026, 11, 2, tzinfo=UTC))
 
     assert make_component(store, settings, lambda: now).check() == expected
+
+
+def test_fresh_install_posts_no_summary(tmp_path: Path, store: Store) -> None:
+    settings = report_settings(tmp_path)
+    record_daemon_start(store, datetime(2026, 12, 4, 19, 0, tzinfo=UTC))
+
+    queued = make_component(store, settings, lambda: datetime(2026, 12, 4, 20, 0, tzinfo=UTC)).check()
+
+    assert queued is None
+    with store.session() as session:
+        assert session.query(OutboxMessage).count() == 0
 
 
 def test_webhook_target_gets_no_chart(tmp_path: Path, store: Store) -> None:

@@ -200,7 +200,7 @@ def test_daily_anomaly_fires_once_per_day(store: Store, make_component: Componen
     component.evaluate()
 
     assert [(e.rule, dict(e.labels)) for e in sink.events] == [
-        ("spend_daily_anomaly", {"day": "2026-12-16"})
+        ("spend_daily_anomaly", {"month": "2026-12", "day": "2026-12-16"})
     ]
     assert sink.events[0].summary == (
         "AWS spend on 2026-12-16 is $50.00, 3.6 times the median of $14.00 over the 14 days before"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from watchdog.reports.post import queue_report
 from watchdog.reports.schedule import due_month
 from watchdog.scheduler import JobSpec, utc_now
 from watchdog.storage import Store
-from watchdog.storage.models import MonthlyReportRecord
+from watchdog.storage.models import DaemonRun, MonthlyReportRecord
 
 if TYPE_CHECKING:
     from watchdog.daemon import DaemonContext
@@ -67,6 +67,11 @@ def build_month(
     per_day = report.baseline / month.days if report.baseline is not None else None
     chart = render_daily_chart(report.daily, f"Daily spend, {month} (UTC)", baseline_per_day=per_day)
     return report, chart
+
+
+def first_run_start(session: Session) -> datetime | None:
+    """Return when the daemon first started on this database."""
+    return session.scalar(select(func.min(DaemonRun.started_at)))
 
 
 def posted_months(session: Session) -> set[str]:
@@ -131,8 +136,13 @@ class ReportComponent:
         report = self._settings.report
         with self._store.session() as session:
             posted = posted_months(session)
+            first_start = first_run_start(session)
         month = due_month(now, report.day, report.time, report.timezone, posted)
         if month is None:
+            return None
+        if first_start is None or first_start >= month.end:
+            # A daemon installed after the month ended has nothing to summarise for it.
+            logger.debug("no monthly summary for %s: the daemon first started %s", month, first_start)
             return None
         if post_month(self._store, self._settings, month, now, "scheduled"):
             return month

@@ -142,7 +142,8 @@ def anomaly_alert(anomaly: Anomaly, policy: AnomalyPolicy, at: datetime) -> Bill
     )
     event = AlertEvent(
         rule=ANOMALY_RULE,
-        labels={"day": day},
+        # The month lets routes that group billing alerts by month take anomalies too.
+        labels={"month": day[:7], "day": day},
         severity="warning",
         state="firing",
         summary=summary,
