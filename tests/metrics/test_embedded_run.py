@@ -164,7 +164,8 @@ def test_sixty_second_run_lands_in_cloudwatch(embedded_daemon: Path) -> None:
     assert served > 0
     # A restart would start the worker's counter from zero and void the comparison.
     assert final["worker"]["restarts"] == status["worker"]["restarts"], final["worker"]
-    assert sum(point["Sum"] for point in requests) == served, final["metrics"]
+    published = [(point["Timestamp"].isoformat(), point["Sum"]) for point in requests]
+    assert sum(point["Sum"] for point in requests) == served, (published, worker_counters, final["metrics"])
     ticks = final["jobs"]["metrics-tick"]["runs"]
     assert final["metrics"]["put_metric_data_requests"] == ticks
     assert final["metrics"]["published"] == ticks

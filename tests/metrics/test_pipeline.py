@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from prometheus_client import Gauge
 from sqlalchemy import select
 
 from tests.metrics.conftest import (
@@ -111,6 +113,22 @@ def test_first_tick_publishes_no_counts(
     assert "RequestCount" not in names
     assert "InferenceTime" not in names
     assert {"QueueDepth", "InFlight", "MemoryRSS", "WorkerUp", "WatchdogHeartbeat"} <= names
+
+
+def test_first_tick_counts_new_process_from_zero(
+    make_rig: RigFactory, worker: StaticWorker, worker_metrics: ReferenceWorkerMetrics
+) -> None:
+    rig = make_rig(worker=worker)
+    # The worker process started after the pipeline began watching, so all it served is new.
+    started = Gauge("process_start_time_seconds", "Start time", registry=worker_metrics.registry)
+    started.set(time.time() + 1)
+    worker_metrics.serve(50, 0.02)
+
+    rig.tick()
+
+    items = {item["MetricName"]: item for item in rig.counter.requests[0]["MetricData"]}
+    assert items["RequestCount"]["Value"] == 50
+    assert sum(items["InferenceTime"]["Counts"]) == 50
 
 
 def test_cloudwatch_unreachable_then_backfilled_exactly_once(

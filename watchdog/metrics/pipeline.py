@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ class MetricsPipeline:
 
         self._previous: WorkerReading | None = None
         self._previous_identity: WorkerIdentity | None = None
+        # Wall-clock seconds since the epoch, comparable with the worker's
+        # process_start_time_seconds, whatever clock the pipeline runs on.
+        self._watching_since = time.time()
         self._baseline: IdleBaseline | None = None
         self._last_tick: datetime | None = None
         # Ticks in a row whose PutMetricData request failed; 0 after a success.
@@ -190,6 +194,11 @@ class MetricsPipeline:
             if restarted:
                 logger.info("worker process changed since the last scrape; counters start from zero")
             deltas = compute_deltas(self.preset, self._previous, reading, restarted)
+        elif reading.process_start is not None and reading.process_start >= self._watching_since:
+            # The first reading of a process that started while the daemon was
+            # watching: everything it counted is new, even what it served
+            # before its first scrape (a worker that was slow to pass health).
+            deltas = compute_deltas(self.preset, reading, reading, restarted=True)
         self._previous = reading
         self._previous_identity = identity
         return reading, identity, deltas
