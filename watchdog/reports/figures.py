@@ -17,10 +17,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 
-# AWS list prices the daemon's own cost is estimated with (us-east-1, 2026):
-# Cost Explorer GetCostAndUsage $0.01 per request (each page is a request),
-# PutMetricData $0.01 per 1,000 requests, one custom metric (a name and
-# dimension set) $0.30 a month for the first 10,000.
+# Approximate AWS list prices for estimating the daemon's own cost. Cost
+# Explorer bills $0.01 per GetCostAndUsage request, and each page is a
+# request. PutMetricData costs about $0.01 per 1,000 requests, and each
+# custom metric (a name and dimension set) about $0.30 a month.
 COST_EXPLORER_REQUEST_PRICE = Decimal("0.01")
 PUT_METRIC_DATA_PRICE_PER_1000 = Decimal("0.01")
 CUSTOM_METRIC_MONTHLY_PRICE = Decimal("0.30")
@@ -81,11 +81,11 @@ class Month:
         return self.next().start
 
     def next(self) -> Month:
-        """The following month."""
+        """Return the following month."""
         return Month(self.year + self.month // 12, self.month % 12 + 1)
 
     def previous(self) -> Month:
-        """The month before."""
+        """Return the month before."""
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
 
@@ -186,7 +186,7 @@ class DaemonUsage:
 
 @dataclass(frozen=True)
 class MonthlyReport:
-    """Everything the monthly summary says about one month."""
+    """The figures of one month's summary."""
 
     month: Month
     total: Decimal
@@ -347,7 +347,7 @@ def capacity_advice(rollups: Sequence[MinuteRollup]) -> CapacityAdvice | None:
 
 @dataclass(frozen=True)
 class MonthInputs:
-    """What the store knows about one month, gathered by ``watchdog.reports.collect``."""
+    """The stored inputs of one month's summary, gathered by ``watchdog.reports.collect``."""
 
     month: Month
     spend: Sequence[SpendRow]

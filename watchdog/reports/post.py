@@ -36,7 +36,7 @@ def queue_report(
     """Queue the summary (and its chart, unless ``target`` is a webhook); return the keys queued.
 
     Incoming webhooks cannot upload files, so a webhook target gets the
-    message alone, which says where the numbers behind the chart are.
+    message alone; the daily amounts stay available through ``report monthly``.
     """
     fallback, blocks = to_slack(report)
     queued = []
