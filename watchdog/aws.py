@@ -45,7 +45,7 @@ class AwsClients:
         """
         if timeout is None:
             timeout = self.settings.timeout.total_seconds()
-        retries: dict[str, Any] = {"mode": "standard", "max_attempts": self.settings.max_attempts}
+        retries: dict[str, Any] = {"mode": "standard", "total_max_attempts": self.settings.max_attempts}
         if max_attempts is not None:
             # botocore's total_max_attempts counts the first attempt; its max_attempts does not.
             retries = {"mode": "standard", "total_max_attempts": max_attempts}
