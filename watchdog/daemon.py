@@ -208,12 +208,16 @@ class Daemon:
             status_line=self.status_line,
         )
         self.run_id: int | None = None
+        self._job_count = 0
         self.started_at: datetime | None = None
 
     def status_line(self) -> str:
         """Return the one-line status shown by ``systemctl status``."""
         mode = "embedded" if self.context.embedded else "production"
-        return f"running ({mode}); {len(self.loop.scheduler.get_jobs())} jobs scheduled"
+        # A count kept at start, not scheduler.get_jobs(): the heartbeat job calls this,
+        # and get_jobs() waits for the job store lock that shutdown() holds while it
+        # waits for running jobs, which deadlocks a stop that meets a heartbeat.
+        return f"running ({mode}); {self._job_count} jobs scheduled"
 
     def start(self) -> None:
         """Record this run, start every component and then the job loop."""
@@ -235,6 +239,7 @@ class Daemon:
             component.start()
             for spec in component.jobs():
                 self.loop.add(spec)
+                self._job_count += 1
             logger.info("component %s started", component.name)
         self.loop.start()
 
