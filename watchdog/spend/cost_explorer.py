@@ -26,10 +26,11 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from watchdog.errors import InputError, PermanentServiceError, TransientServiceError
+from watchdog.errors import InputError
 from watchdog.iam import requires_iam
+from watchdog.spend.aws_errors import translate_bill_error
 from watchdog.spend.calendar import previous_month_start
 
 logger = logging.getLogger(__name__)
@@ -271,17 +272,6 @@ class CostExplorerReader:
         self.requests += 1
         try:
             response: Mapping[str, Any] = self._client.get_cost_and_usage(**request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            detail = f"{code}: {error.get('Message', '')}".rstrip(": ")
-            if code in TRANSIENT_ERROR_CODES:
-                raise TransientServiceError(SERVICE, OPERATION, detail) from exc
-            raise PermanentServiceError(SERVICE, OPERATION, detail) from exc
-        except NoCredentialsError as exc:
-            raise PermanentServiceError(
-                SERVICE, OPERATION, "no AWS credentials found; give the host an instance role"
-            ) from exc
-        except BotoCoreError as exc:
-            raise TransientServiceError(SERVICE, OPERATION, type(exc).__name__) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_bill_error(SERVICE, OPERATION, exc, TRANSIENT_ERROR_CODES) from exc
         return response
