@@ -1,4 +1,4 @@
-"""What every capability hands to the alert engine: an ``AlertEvent`` and the ``AlertSink`` it goes to.
+"""The alert engine's input: an ``AlertEvent`` and the ``AlertSink`` that receives it.
 
 Producers (supervision, metrics rules, spend, the daemon's own health) only
 describe what they observed. Deciding whether that becomes a Slack message
@@ -57,7 +57,7 @@ class AlertEvent:
 
 
 class AlertSink(Protocol):
-    """Where producers send alert events."""
+    """The receiver of alert events from every producer."""
 
     def emit(self, event: AlertEvent) -> None:
         """Accept one event; must be cheap and must not block on the network."""

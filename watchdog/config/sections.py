@@ -16,7 +16,7 @@ class Section(BaseModel):
 
 
 class AwsSettings(Section):
-    """Where and how the daemon reaches AWS. Credentials come from the boto3 chain."""
+    """The AWS endpoint, region and retry policy. Credentials come from the boto3 chain."""
 
     region: str = Field("us-east-1", description="AWS region for CloudWatch metrics.")
     endpoint_url: str | None = Field(
@@ -43,7 +43,7 @@ class AwsSettings(Section):
 
 
 class SlackSettings(Section):
-    """How alerts reach Slack: a bot token for channels, or incoming webhook URLs."""
+    """Slack delivery: a bot token for channels, or incoming webhook URLs."""
 
     bot_token: SecretStr | None = Field(
         None,

@@ -18,10 +18,10 @@ def due_at(month: Month, day: int, at: time, zone: str) -> datetime:
 def due_month(now: datetime, day: int, at: time, zone: str, posted: set[str]) -> Month | None:
     """Return the month whose summary should be posted now, or None.
 
-    Only the month before the current one is considered, so a daemon that
-    was down on the 1st posts on its next start, while one that was down
-    for a whole month does not post two summaries at once; the older one
-    stays available through ``report monthly --month``.
+    Only the month before the current one is considered. A daemon that
+    was down on the 1st therefore posts on its next start, and one that was
+    down for a whole month does not post two summaries at once. The older
+    one stays available through ``report monthly --month``.
     """
     local_now = now.astimezone(ZoneInfo(zone))
     current = Month(local_now.year, local_now.month)
