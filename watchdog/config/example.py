@@ -4,7 +4,7 @@
 file; a test fails when the file and the model disagree. Every setting is
 written with its description as a comment: a setting with a default as
 ``key = default``, one that is unset by default as a commented example, and
-a secret only as a comment that says where it goes instead.
+a secret only as a comment that names where it is set instead.
 """
 
 from __future__ import annotations
