@@ -14,7 +14,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from watchdog.config.model import ENV_PREFIX, Settings
 from watchdog.config.types import format_duration, parse_byte_size
@@ -137,6 +138,10 @@ def _toml_value(value: Any, field: FieldInfo | None) -> Any:  # noqa: PLR0911 - 
         return format_duration(value)
     if isinstance(value, time):
         return value.strftime("%H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return _toml_value(value.model_dump(mode="json", by_alias=True, exclude_none=True), None)
     if isinstance(value, Decimal | Path | Enum):
         return str(value.value if isinstance(value, Enum) else value)
     if isinstance(value, int) and not isinstance(value, bool) and field is not None and _is_byte_size(field):
@@ -190,8 +195,8 @@ def _leaf_lines(path: str, key: str, field: FieldInfo, value: Any) -> list[str]:
     elif value is None or _is_empty_table(value):
         example = UNSET_EXAMPLES.get(path, _placeholder(field.annotation))
         lines.append("# " + _assignment(key, _toml_value(example, field)))
-    elif isinstance(value, tuple | list) and _section_model(_item_type(field.annotation)):
-        # Tables of an array are written as [[...]] tables; see the example route below.
+    elif isinstance(value, tuple | list) and not value and _section_model(_item_type(field.annotation)):
+        # An empty array of tables stays commented, so that [[...]] tables may follow it.
         lines.append("# " + _assignment(key, []))
     else:
         lines.append(_assignment(key, _toml_value(value, field)))
@@ -265,6 +270,8 @@ def _field_default(field: FieldInfo) -> Any:
             # This host's name must not end up in a file meant for other hosts.
             return None
         return field.default_factory()  # type: ignore[call-arg]
+    if field.default is PydanticUndefined:
+        return None
     return field.default
 
 
