@@ -51,8 +51,8 @@ from watchdog.worker.launcher import parse_metrics, request_outcomes
 # The demo's expected peak in requests per second, and the load this test offers.
 DEMO_PEAK_RPS = 20.0
 LOAD_RPS = 10 * DEMO_PEAK_RPS
-# 20 seconds at LOAD_RPS; a count rather than a duration, so a slow machine sends all of them.
-LOAD_REQUESTS = 4000
+# 15 seconds at LOAD_RPS; a count rather than a duration, so a slow machine sends all of them.
+LOAD_REQUESTS = 3000
 MEMORY_LIMIT = 512 * 1024 * 1024
 SOFT_LIMIT_RATIO = 0.85
 INTERVAL = 10
