@@ -1,4 +1,4 @@
-"""Slack failing with 5xx answers, 429 storms and timeouts: every message arrives exactly once.
+"""Slack failing with 5xx responses, 429 storms and timeouts: every message arrives exactly once.
 
 The real alert engine, outbox and delivery run on a migrated SQLite file and
 send through slack-sdk to the Slack double, one channel (bot token) and one
@@ -39,8 +39,8 @@ WEBHOOK_ALERTS = 12
 # The 429 storms ask for this many seconds; the delivery must wait them out per target.
 RETRY_AFTER = 5.0
 
-# Added in this order; the double answers each request with the first fault still in force,
-# so each target sees 5xx answers, then a 429 storm, then timeouts, then permanent errors.
+# Added in this order. The double fails each request with the first fault still in force,
+# so each target sees 5xx responses, then a 429 storm, then timeouts, then permanent errors.
 CHANNEL_FAULTS = [
     Fault("server_error", method="chat.postMessage", status=500, count=4),
     Fault("server_error", method="chat.postMessage", status=503, count=2),

@@ -1,4 +1,4 @@
-"""A full or read-only database: the daemon keeps supervising, tells Slack directly, and recovers.
+"""A full or read-only database: the daemon keeps supervising, posts to Slack directly, recovers.
 
 A real daemon (in this process) supervises a real worker process and sends
 to the Slack double. The fault is set on every connection of the daemon's
@@ -210,7 +210,8 @@ def test_storage_fault_keeps_supervising_and_recovers(
         assert first_pid is not None
         os.kill(first_pid, signal.SIGKILL)
         wait_for(lambda: worker.is_up and worker.pid != first_pid, "worker restarted")
-        # Held alerts need the store, so none reached Slack while it failed.
+        # Held alerts need the store, so none reached Slack while it failed. A full store can
+        # still take a cycle whose writes fit in its free space, so only read-only is exact.
         held_in_slack = [t for t in accepted_texts(double) if any(m in t for m in during)]
         assert daemon.store.health.failing
 
@@ -241,12 +242,15 @@ def test_storage_fault_keeps_supervising_and_recovers(
 
     assert lost == 0
     assert duplicated == 0
-    assert held_in_slack == []
+    if fault == "read-only":
+        assert held_in_slack == []
     assert counter.failures >= 1
     assert len(counter.recoveries) == 1
     assert sum(1 for t in texts if FAILURE_NOTICE in t) == 1
     assert sum(1 for t in texts if RECOVERY_NOTICE in t) == 1
-    failure_lines = [r for r in caplog.records if r.getMessage().startswith("writing to the store failed")]
+    failure_lines = [
+        r for r in caplog.records if r.getMessage().startswith("writing to the store failed")
+    ]
     assert len(failure_lines) == 1
     assert ("SQLITE_FULL" if fault == "full" else "SQLITE_READONLY") in failure_lines[0].getMessage()
     recovery_lines = [

@@ -46,7 +46,7 @@ WEBHOOK_PREFIX = "webhook:"
 TRANSIENT_SLACK_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
-# How the delivery job names its outcome writes to the store's health tracker.
+# The delivery job's outcome writes, as the store's health tracker names them.
 OUTCOME_SOURCE = "outbox outcomes"
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0

@@ -66,7 +66,7 @@ from watchdog.storage import Store
 
 logger = logging.getLogger(__name__)
 
-# How the engine names itself to the store's health tracker.
+# The alert engine's name in the store's health tracker.
 ENGINE_SOURCE = "alert engine"
 # One-shot alerts (billing thresholds of a month) are kept this long, so they are never repeated.
 ONE_SHOT_RETENTION = timedelta(days=400)

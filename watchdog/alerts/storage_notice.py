@@ -1,13 +1,13 @@
 """Storage failure notices, posted straight to Slack because the outbox cannot be written.
 
 While the store fails (a full disk, a read-only database file), alerts
-cannot be queued in the outbox, so ``StorageNotice`` posts one plain
-message through ``SlackSender`` to the default route's target: the first
-failure of a stretch posts at once, a stretch that goes on posts again at
-most once per ``alerts.delivery.storage_notice_interval``, and the end of a
-stretch that was announced posts a recovery line. That bound holds across
-stretches, so a store that fails and recovers over and over cannot flood
-the channel.
+cannot be queued in the outbox. So ``StorageNotice`` posts plain messages
+through ``SlackSender`` to the default route's target. The first failure of
+a stretch posts at once, and a stretch that goes on posts again at most once
+per ``alerts.delivery.storage_notice_interval``. The end of a stretch whose
+failure was posted posts a recovery line. The interval holds across
+stretches, so a store that fails and recovers over and over posts at most
+two messages per interval.
 
 The notice is best effort: it is sent once, from the job thread whose write
 failed, and a Slack failure is logged and retried with the next failed
@@ -65,7 +65,7 @@ def render_storage_recovery(recovery: StorageRecovery, source: str) -> dict[str,
 
 
 class StorageNotice:
-    """Posts storage failures and recoveries to one Slack target, at most once per interval."""
+    """Posts storage failure notices (at most one per interval) and recovery lines to one target."""
 
     def __init__(
         self,
