@@ -183,7 +183,12 @@ class JobLoop:
                 spec.func()
             except Exception as exc:
                 error = exc
-                logger.exception("job %s failed", spec.job_id)
+                # A full or read-only store fails every run; the store's health logs it once.
+                if self._store is None or not self._store.health.failed(spec.job_id, exc):
+                    logger.exception("job %s failed", spec.job_id)
+            else:
+                if self._store is not None:
+                    self._store.health.succeeded(spec.job_id)
             finally:
                 with self._running_lock:
                     self._running.pop(spec.job_id, None)
@@ -215,4 +220,7 @@ class JobLoop:
                     row.last_outcome = "error"
                     row.last_error = f"{type(error).__name__}: {error}"[:1000]
         except SQLAlchemyError as exc:
-            logger.warning("recording the run of job %s failed: %s", job_id, exc)
+            if not self._store.health.failed("job_runs", exc):
+                logger.warning("recording the run of job %s failed: %s", job_id, exc)
+            return
+        self._store.health.succeeded("job_runs")

@@ -17,6 +17,7 @@ from watchdog.alerts.engine import AlertEngine
 from watchdog.alerts.outbox import DEAD, Outbox, count_states
 from watchdog.alerts.routing import RouteTable
 from watchdog.alerts.rules import HealthRules, HealthSample
+from watchdog.alerts.storage_notice import StorageNotice
 from watchdog.errors import ConfigError
 from watchdog.scheduler import JobSpec
 
@@ -55,13 +56,24 @@ class AlertsComponent:
         # Names this process's outbox claims, so that logs tell two daemons apart.
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.outbox = Outbox(context.store, owner)
+        sender = SlackSender(context.slack)
         self.delivery = DeliveryWorker(
             outbox=self.outbox,
-            sender=SlackSender(context.slack),
+            sender=sender,
             delivery=settings.alerts.delivery,
             flood_guard=settings.alerts.flood_guard,
             now=context.now,
         )
+        # The outbox cannot be written while the store fails, so these notices skip it.
+        self.storage_notice = StorageNotice(
+            sender=sender,
+            target=RouteTable(settings.alerts, settings.slack.default_channel).default.target,
+            interval=settings.alerts.delivery.storage_notice_interval,
+            source=self.engine.source,
+            store_url=context.store.url,
+            now=context.now,
+        )
+        context.store.health.add_listener(self.storage_notice)
         labels = {"service": settings.service_name, "host": settings.host_name}
         self.health = HealthRules(settings.alerts.health, labels)
 

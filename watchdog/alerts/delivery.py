@@ -11,6 +11,13 @@ URL.
 ``DeliveryWorker.run_once`` is the delivery job. It never sleeps: a message
 that must wait gets a ``next_attempt_at`` in the outbox, and the job looks
 again on its next run.
+
+An outcome (sent, retry, dead) that cannot be written because the store
+fails is kept in memory and written first by the next run, which claims
+nothing until it is. Without that, a message Slack accepted would stay
+claimed until its lease expired and then be sent again. An outcome held
+when the process dies is lost, and that message is sent again after its
+lease (at least once).
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ import base64
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from sqlalchemy.exc import SQLAlchemyError
 
 from watchdog.alerts.outbox import Claim, Outbox
 from watchdog.config.alerts import DeliverySettings, FloodGuardSettings
@@ -38,6 +46,8 @@ WEBHOOK_PREFIX = "webhook:"
 TRANSIENT_SLACK_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
+# The delivery job's outcome writes, as the store's health tracker names them.
+OUTCOME_SOURCE = "outbox outcomes"
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0
 
@@ -188,6 +198,9 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    # Outcomes of this or earlier runs still waiting for the store.
+    unrecorded: int = 0
+    failed_writes: list[str] = field(default_factory=list)
 
 
 class DeliveryWorker:
@@ -209,16 +222,53 @@ class DeliveryWorker:
         self._flood_guard = flood_guard
         self._now = now
         self._jitter = jitter
+        # Outcome writes that failed, oldest first, with the message id for logs.
+        self._unrecorded: list[tuple[int, Callable[[], None]]] = []
 
     def run_once(self) -> DeliveryReport:
         """Send every message that is due now, at most one per target."""
         report = DeliveryReport()
+        if not self._write_unrecorded():
+            report.unrecorded = len(self._unrecorded)
+            return report
         claims = self._outbox.claim_due(
             self._now(), self._delivery.claim_timeout, self._flood_guard.min_interval
         )
         for claim in claims:
             self._deliver(claim, report)
+        report.unrecorded = len(self._unrecorded)
         return report
+
+    def _write_unrecorded(self) -> bool:
+        """Write the held outcomes in order; return whether none is left."""
+        while self._unrecorded:
+            message_id, write = self._unrecorded[0]
+            try:
+                write()
+            except SQLAlchemyError as exc:
+                self._outbox.store.health.failed(OUTCOME_SOURCE, exc)
+                return False
+            self._unrecorded.pop(0)
+            logger.info("recorded the held outcome of outbox message %s", message_id)
+        self._outbox.store.health.succeeded(OUTCOME_SOURCE)
+        return True
+
+    def _record(self, claim: Claim, write: Callable[[], None]) -> None:
+        """Write one outcome, or hold it for the next run when the store fails."""
+        if self._unrecorded:
+            self._unrecorded.append((claim.id, write))
+            return
+        try:
+            write()
+        except SQLAlchemyError as exc:
+            self._unrecorded.append((claim.id, write))
+            if not self._outbox.store.health.failed(OUTCOME_SOURCE, exc):
+                logger.error("recording the outcome of outbox message %s failed: %s", claim.id, exc)
+            logger.warning(
+                "holding the outcome of outbox message %s in memory until the store can be "
+                "written",
+                claim.id,
+            )
 
     def _deliver(self, claim: Claim, report: DeliveryReport) -> None:
         try:
@@ -227,7 +277,8 @@ class DeliveryWorker:
             self._retry_or_bury(claim, exc, report)
             return
         except PermanentServiceError as exc:
-            self._outbox.mark_dead(claim, exc.detail)
+            detail = exc.detail
+            self._record(claim, lambda: self._outbox.mark_dead(claim, detail))
             report.dead += 1
             logger.error(
                 "outbox message %s (%s) to %s moved to the dead letters: %s",
@@ -237,7 +288,10 @@ class DeliveryWorker:
                 exc,
             )
             return
-        self._outbox.mark_sent(claim, self._now(), result.ts, result.channel_id)
+        sent_at = self._now()
+        self._record(
+            claim, lambda: self._outbox.mark_sent(claim, sent_at, result.ts, result.channel_id)
+        )
         report.sent += 1
         logger.info(
             "sent outbox message %s (%s) to %s on attempt %d",
@@ -252,7 +306,8 @@ class DeliveryWorker:
     ) -> None:
         now = self._now()
         if now - claim.created_at >= self._delivery.max_age:
-            self._outbox.mark_dead(claim, f"gave up after {claim.attempts} attempts: {exc.detail}")
+            error = f"gave up after {claim.attempts} attempts: {exc.detail}"
+            self._record(claim, lambda: self._outbox.mark_dead(claim, error))
             report.dead += 1
             logger.error(
                 "outbox message %s (%s) to %s moved to the dead letters after %d attempts: %s",
@@ -276,7 +331,10 @@ class DeliveryWorker:
                 self._jitter(),
             )
             next_attempt_at = now + delay
-        self._outbox.mark_retry(claim, next_attempt_at, exc.detail, pause_until)
+        detail = exc.detail
+        self._record(
+            claim, lambda: self._outbox.mark_retry(claim, next_attempt_at, detail, pause_until)
+        )
         report.retried += 1
         logger.warning(
             "outbox message %s (%s) to %s failed on attempt %d: %s; retrying at %s",

@@ -66,6 +66,8 @@ from watchdog.storage import Store
 
 logger = logging.getLogger(__name__)
 
+# The alert engine's name in the store's health tracker.
+ENGINE_SOURCE = "alert engine"
 # One-shot alerts (billing thresholds of a month) are kept this long, so they are never repeated.
 ONE_SHOT_RETENTION = timedelta(days=400)
 
@@ -239,10 +241,14 @@ class AlertEngine:
                 counters.add_monthly_counts(session, self._unsaved_monthly + cycle_monthly)
                 add_suppressed(session, self._unsaved_silence_counts)
         except SQLAlchemyError as exc:
-            # Everything stays staged in memory and is written by the next cycle.
-            logger.error("storing the alert cycle failed; retrying next cycle: %s", exc)
+            # Everything stays staged in memory and is written by the next cycle. A full or
+            # read-only store is logged once per stretch by the store's health, which also
+            # has the storage notice posted straight to Slack.
+            if not self._store.health.failed(ENGINE_SOURCE, exc):
+                logger.error("storing the alert cycle failed; retrying next cycle: %s", exc)
             self._unsaved_counts[counters.FOLDED] -= report.folded
             return CycleReport(events=len(events))
+        self._store.health.succeeded(ENGINE_SOURCE)
 
         self._records.update(staged)
         self._dirty.clear()

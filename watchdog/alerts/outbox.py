@@ -107,12 +107,12 @@ class Outbox:
     """Claims, marks and counts outbox messages on one store, as one named owner."""
 
     def __init__(self, store: Store, owner: str) -> None:
-        self._store = store
+        self.store = store
         self.owner = owner
 
     def enqueue(self, message: QueuedMessage, now: datetime) -> bool:
         """Queue one message in its own transaction; return whether it was new."""
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             return enqueue(session, message, now)
 
     def claim_due(
@@ -140,7 +140,7 @@ class Outbox:
             .limit(limit)
         )
         claims = []
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             for row, channel_id in session.execute(due).all():
                 if row.state == SENDING:
                     logger.warning(
@@ -172,7 +172,7 @@ class Outbox:
         self, claim: Claim, now: datetime, slack_ts: str | None, channel_id: str | None
     ) -> None:
         """Record that Slack accepted the message."""
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == claim.id, OutboxMessage.state != SENT_STATE)
@@ -202,7 +202,7 @@ class Outbox:
         pause_until: datetime | None = None,
     ) -> None:
         """Put the message back for another attempt at ``next_attempt_at``."""
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             session.execute(
                 update(OutboxMessage)
                 .where(
@@ -223,7 +223,7 @@ class Outbox:
 
     def mark_dead(self, claim: Claim, error: str) -> None:
         """Move the message to the dead letters: it is never sent."""
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == claim.id, OutboxMessage.state == SENDING)
@@ -237,7 +237,7 @@ class Outbox:
 
     def prune_sent(self, older_than: datetime) -> int:
         """Delete sent messages queued before ``older_than``; return how many."""
-        with self._store.write_session() as session:
+        with self.store.write_session() as session:
             result = session.execute(
                 delete(OutboxMessage).where(
                     OutboxMessage.state == SENT_STATE, OutboxMessage.created_at < older_than

@@ -167,6 +167,11 @@ class DeliverySettings(Section):
         timedelta(days=30),
         description="How long sent messages stay in the outbox, for reports and status.",
     )
+    storage_notice_interval: Duration = Field(
+        timedelta(hours=1),
+        description="Minimum time between two notices posted straight to Slack, without the "
+        "outbox, while the database cannot be written (disk full, read-only file).",
+    )
 
     @model_validator(mode="after")
     def _backoff_ordered(self) -> DeliverySettings:

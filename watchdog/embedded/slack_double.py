@@ -371,6 +371,11 @@ def fault_reply(decision: FaultDecision, webhook: bool) -> SlackReply | None:
             headers,
             text="rate_limited" if webhook else None,
         )
+    if fault.kind == "timeout":
+        time.sleep(fault.delay)
+        return SlackReply(
+            HTTPStatus.GATEWAY_TIMEOUT, {"ok": False, "error": "request_timeout"}, text="request_timeout"
+        )
     if fault.kind == "server_error":
         return SlackReply(fault.status, {"ok": False, "error": "internal_error"}, text="internal_error")
     # kind == "error"

@@ -11,6 +11,9 @@ Kinds:
 - ``server_error``: HTTP ``status`` (500 by default).
 - ``slow``: wait ``delay`` seconds, then answer normally (a client with a
   shorter timeout gives up, yet the message may be posted, as with Slack).
+- ``timeout``: wait ``delay`` seconds, then answer HTTP 504 without posting:
+  a request that timed out before Slack processed it, so a client with a
+  shorter timeout gives up and the message is not posted.
 - ``error``: HTTP 200 with ``{"ok": false, "error": error}`` from the Web
   API, or Slack's status and text for that error from a webhook.
 - ``channel_rate``: enforce Slack's pace of one message per ``interval``
@@ -28,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-FaultKind = Literal["rate_limited", "server_error", "slow", "error", "channel_rate"]
-FAULT_KINDS = ("rate_limited", "server_error", "slow", "error", "channel_rate")
+FaultKind = Literal["rate_limited", "server_error", "slow", "timeout", "error", "channel_rate"]
+FAULT_KINDS = ("rate_limited", "server_error", "slow", "timeout", "error", "channel_rate")
 # The methods that post a message; channel_rate applies only to these.
 POSTING_METHODS = ("chat.postMessage", "webhook")
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from watchdog.errors import StorageError
+from watchdog.storage.health import StorageHealth
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,13 @@ class Store:
     ``session()`` is for reads and simple writes; ``write_session()`` takes
     SQLite's write lock at BEGIN, for transactions that read and then write
     (claims, upserts, counters) and must not fail half-way with "database is
-    locked".
+    locked". ``health`` tracks stretches of failed writes (a full disk, a
+    read-only file) for the whole daemon.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.health = StorageHealth()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         immediate = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._write_sessions = sessionmaker(immediate, expire_on_commit=False)
