@@ -7,8 +7,8 @@ at seeded random moments. After each one the worker must come back, and the
 downtime the daemon recorded must match the outage the test observed with
 its own health probe. The two differ only by how long the daemon takes to
 notice, so the tolerance of each fault follows from the settings: a tick for
-an exit, ``health.failures`` checks for a hang, ``stop_timeout`` for a
-graceful memory restart.
+an exit, one health interval for a hang (the daemon dates a hang from its
+first failed check), ``stop_timeout`` for a graceful memory restart.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def tolerance(fault: str) -> tuple[float, float]:
     """Return the bounds of (observed outage - recorded downtime) for ``fault``, in seconds.
 
     The daemon's record ends one tick after the test can see the worker
-    back at the latest. It starts one tick after an exit, up to
-    ``failures`` health intervals (each rounded up to a tick) after a hang,
+    back at the latest. It starts one tick after an exit, at the first failed
+    health check after a hang (at most one interval and a tick later),
     and up to ``stop_timeout`` and a tick before the memory-restarted worker
     stops serving.
     """
@@ -90,7 +90,7 @@ def tolerance(fault: str) -> tuple[float, float]:
         return 0.0, TICK
     if fault == "sigstop":
         health = SETTINGS.health
-        return -TICK, health.failures * (health.interval.total_seconds() + TICK)
+        return -TICK, health.interval.total_seconds() + TICK
     return -(SETTINGS.stop_timeout.total_seconds() + 2 * TICK), 0.0
 
 

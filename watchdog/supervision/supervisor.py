@@ -133,6 +133,8 @@ class Supervisor:
         self._in_cooloff = False
 
         self._health_failures = 0
+        # Wall-clock start of the first check in the current run of failed checks.
+        self._first_failed_check_at: datetime | None = None
         self._next_health_at = 0.0
         self._next_memory_at = 0.0
         self._over_soft = 0
@@ -333,6 +335,7 @@ class Supervisor:
         if now < self._next_health_at:
             return
         self._next_health_at = now + self._settings.health.interval.total_seconds()
+        checked_at = self._wall_clock()
         result = self._probe.check(self._require_health_url(), self._health_timeout)
         if result.ok:
             if self._health_failures:
@@ -340,6 +343,8 @@ class Supervisor:
             self._health_failures = 0
             return
 
+        if self._health_failures == 0:
+            self._first_failed_check_at = checked_at
         self._health_failures += 1
         limit = self._settings.health.failures
         logger.warning(
@@ -348,8 +353,9 @@ class Supervisor:
         if self._health_failures >= limit:
             detail = f"{limit} consecutive health checks failed, the last: {result.detail}"
             self._alerts.fire(RULE_DOWN, f"worker hangs: {detail}", self._wall_clock())
-            # RUNNING -> STOPPING
-            self._begin_stop("hang", detail, then=WorkerState.BACKOFF)
+            # RUNNING -> STOPPING, dated from the first failed check: the worker stopped
+            # serving then, and uptime figures read the transition's time.
+            self._begin_stop("hang", detail, then=WorkerState.BACKOFF, at=self._first_failed_check_at)
 
     def _tick_stopping(self) -> None:
         process = self._require_process()
@@ -451,14 +457,16 @@ class Supervisor:
         # STARTING -> BACKOFF, RUNNING -> BACKOFF
         self._schedule_restart("exit", worker_exit.description, worker_exit)
 
-    def _begin_stop(self, reason: str, detail: str, then: WorkerState) -> None:
+    def _begin_stop(
+        self, reason: str, detail: str, then: WorkerState, at: datetime | None = None
+    ) -> None:
         process = self._require_process()
         self._stop_reason = reason
         self._stop_detail = detail
         self._after_stop = then
         self._sigkill_sent = False
         self._stop_deadline = self._clock() + self._settings.stop_timeout.total_seconds()
-        self._transition(WorkerState.STOPPING, reason, detail)
+        self._transition(WorkerState.STOPPING, reason, detail, at=at)
         process.signal_all(signal.SIGTERM)
 
     def _finish_stop(self, process: WorkerProcess) -> None:
@@ -590,6 +598,8 @@ class Supervisor:
         detail: str,
         worker_exit: WorkerExit | None = None,
         delay_seconds: float | None = None,
+        *,
+        at: datetime | None = None,
     ) -> None:
         previous = self._state
         check_transition(previous, target)
@@ -602,7 +612,7 @@ class Supervisor:
         process = self._process
         self._recorder.record(
             Transition(
-                at=self._wall_clock(),
+                at=at or self._wall_clock(),
                 from_state=str(previous),
                 to_state=str(target),
                 reason=reason,
