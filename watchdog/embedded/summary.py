@@ -30,7 +30,7 @@ HIGH_RESOLUTION_RETENTION = timedelta(hours=3)
 
 @dataclass(frozen=True)
 class PublishedMetrics:
-    """What the embedded CloudWatch holds in the daemon's namespace for one run."""
+    """Counts of what the embedded CloudWatch contains in the daemon's namespace for one run."""
 
     namespace: str
     metrics: int
@@ -43,7 +43,8 @@ def read_published_metrics(
 ) -> PublishedMetrics:
     """Count the metrics and 10-second points in ``namespace`` between ``start`` and ``end``.
 
-    IAM: cloudwatch:ListMetrics, cloudwatch:GetMetricData.
+    It calls ListMetrics and GetMetricData on the embedded CloudWatch only, so the
+    IAM policy of a real host does not list them.
     """
     start = max(start, end - HIGH_RESOLUTION_RETENTION)
     unique: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
@@ -127,7 +128,10 @@ def render_summary(
         f"{alerts['suppressed']} repeats suppressed, {alerts['folded']} folded into digests, "
         f"{alerts['outbox_pending']} waiting in the outbox, {alerts['dead_letters']} dead letters"
     )
-    for rule, outcomes in sorted(alert_counts_by_rule(store).items()):
+    by_rule = alert_counts_by_rule(store)
+    if by_rule:
+        lines.append("  alerts by rule         announced counts each naming in a message, firing or resolved")
+    for rule, outcomes in sorted(by_rule.items()):
         counted = ", ".join(
             f"{outcomes.get(outcome, 0)} {outcome}"
             for outcome in (counters.ANNOUNCED, counters.SUPPRESSED, counters.FOLDED_MONTHLY)
