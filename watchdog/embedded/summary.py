@@ -130,7 +130,7 @@ def render_summary(
     )
     by_rule = alert_counts_by_rule(store)
     if by_rule:
-        lines.append("  alerts by rule         announced counts each naming in a message, firing or resolved")
+        lines.append("  alerts by rule         (announced: named in a message, as firing or as resolved)")
     for rule, outcomes in sorted(by_rule.items()):
         counted = ", ".join(
             f"{outcomes.get(outcome, 0)} {outcome}"
