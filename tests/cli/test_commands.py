@@ -95,8 +95,12 @@ def test_embedded_run_shows_status_and_stops(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # The simulated bill would post billing alerts; this test expects only auth.test.
-        env=cli_env(INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__ENABLED="false"),
+        # The simulated bill and the demo would post alerts; this test expects only auth.test.
+        env=cli_env(
+            INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__ENABLED="false",
+            INFERENCE_WATCHDOG_DEMO__TRAFFIC="false",
+            INFERENCE_WATCHDOG_DEMO__WORKER_FAULT="false",
+        ),
     )
     try:
         document = wait_for_status(

@@ -31,6 +31,9 @@ def run_env() -> dict[str, str]:
         and name not in {"INVOCATION_ID", "NOTIFY_SOCKET", "JOURNAL_STREAM", "CREDENTIALS_DIRECTORY"}
     }
     environ["INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__SECONDS_PER_DAY"] = SECONDS_PER_DAY
+    # Only the bill matters here; the demo traffic would cost CPU and change nothing.
+    environ["INFERENCE_WATCHDOG_DEMO__TRAFFIC"] = "false"
+    environ["INFERENCE_WATCHDOG_DEMO__WORKER_FAULT"] = "false"
     return environ
 
 

@@ -38,13 +38,20 @@ DEADLINE_SECONDS = 180.0
 
 
 def clean_env() -> dict[str, str]:
-    """The test's environment without systemd markers or watchdog settings."""
-    return {
+    """The test's environment without systemd markers or watchdog settings, and no demo.
+
+    The test sends its own traffic and compares counts with the worker's, so the
+    demo's traffic and its worker crash are off.
+    """
+    environ = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("INFERENCE_WATCHDOG_")
         and name not in {"INVOCATION_ID", "NOTIFY_SOCKET", "JOURNAL_STREAM", "CREDENTIALS_DIRECTORY"}
     }
+    environ["INFERENCE_WATCHDOG_DEMO__TRAFFIC"] = "false"
+    environ["INFERENCE_WATCHDOG_DEMO__WORKER_FAULT"] = "false"
+    return environ
 
 
 def read_status(state_dir: Path) -> dict[str, Any]:

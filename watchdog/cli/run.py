@@ -17,7 +17,10 @@ from watchdog.cli.common import CliState, exit_on_error, fail, state_dir_option,
 from watchdog.config.types import parse_duration
 from watchdog.daemon import Daemon, SharedServices
 from watchdog.embedded import EmbeddedEnvironment
-from watchdog.status import collect_status
+from watchdog.embedded.demo import DemoDriver, demo_applies
+from watchdog.embedded.summary import PublishedMetrics, read_published_metrics, render_summary
+from watchdog.scheduler import utc_now
+from watchdog.storage import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
             loaded.settings.resolved_state_dir(),
             echo=click.echo,
             bill_settings=spend.embedded_bill if spend.enabled else None,
+            demo_settings=loaded.settings.demo,
         )
         environment.start()
         loaded = state.load({**overrides, **environment.settings_overrides()})
@@ -99,13 +103,19 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
             services=services,
         )
         daemon.start()
+    demo: DemoDriver | None = None
+    if environment is not None and demo_applies(daemon.settings):
+        demo = DemoDriver(daemon.settings.demo, daemon.context.services.worker, echo=click.echo)
+        demo.start()
     clean = True
     try:
         daemon.run(stop, duration)
     finally:
+        if demo is not None:
+            demo.stop()
         clean = daemon.stop()
         if environment is not None:
-            summary = _summary(daemon, loaded)
+            summary = _summary(daemon, environment, demo)
             environment.stop()
             if duration is not None:
                 click.echo(summary)
@@ -117,21 +127,30 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
         os._exit(1)
 
 
-def _summary(daemon: Daemon, loaded: object) -> str:
+def _summary(daemon: Daemon, environment: EmbeddedEnvironment, demo: DemoDriver | None) -> str:
+    settings = daemon.settings
+    started = daemon.started_at or utc_now()
+    published: PublishedMetrics | str
     try:
-        from watchdog.storage import open_store
-
-        store = open_store(daemon.settings.resolved_database_url())
+        cloudwatch = daemon.context.aws.client("cloudwatch", max_attempts=2, timeout=10)
+        published = read_published_metrics(
+            cloudwatch, settings.aws.namespace, started - timedelta(minutes=1), utc_now()
+        )
+    except Exception as exc:
+        # Any error: the summary still shows what the store holds.
+        published = f"{type(exc).__name__}: {exc}"
+    try:
+        store = open_store(settings.resolved_database_url())
         try:
-            status = collect_status(store, daemon.settings)
+            return render_summary(
+                store,
+                settings,
+                published,
+                phases=demo.outcomes if demo is not None else [],
+                state_dir=str(daemon.state_dir),
+                slack_log=str(environment.endpoints.slack_log),
+            )
         finally:
             store.close()
     except Exception as exc:
         fail(f"reading the final status failed: {exc}")
-    lines = ["", "summary:"]
-    for job_id, job in status["jobs"].items():
-        lines.append(f"  job {job_id}: {job['runs']} runs, {job['failures']} failed")
-    if status["embedded"]:
-        lines.append(f"  Slack request log: {status['embedded']['slack_log']}")
-    lines.append(f"  state directory: {daemon.state_dir}")
-    return "\n".join(lines)

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from watchdog.config.alerts import AlertSettings
+from watchdog.config.demo import DemoSettings
 from watchdog.config.metrics import MetricsSettings
 from watchdog.config.report import ReportSettings
 from watchdog.config.sections import AwsSettings, DaemonSettings, SlackSettings
@@ -110,6 +111,7 @@ class Settings(BaseSettings):
     spend: SpendSettings = Field(default_factory=SpendSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
 
     @classmethod
     def settings_customise_sources(

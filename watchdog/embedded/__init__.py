@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from watchdog.aws import AwsClients
+from watchdog.config.demo import DemoSettings
 from watchdog.config.sections import AwsSettings
 from watchdog.config.spend import EmbeddedBillSettings
 from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY, EmbeddedAws
 from watchdog.embedded.bill import BillAwsClients, EmbeddedBill, fixed_daily_cost
+from watchdog.embedded.demo import alert_overrides
 from watchdog.embedded.slack_double import SlackDouble
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,26 @@ def billing_route(seconds_per_day: float) -> dict[str, Any]:
     }
 
 
+def demo_route() -> dict[str, Any]:
+    """Return the alert route of the demo's traffic and worker alerts.
+
+    A worker that crashed is ready again within seconds, and ``worker_down``
+    resolves then. The default policy waits 30 s before a group's first
+    message, and an alert that resolves within that wait is never announced.
+    So this route sends a new group's first message at the next processing
+    cycle (every second).
+    """
+    return {
+        "name": "embedded-demo",
+        "rules": ["traffic_above_peak", "worker_*"],
+        "target": EMBEDDED_BILLING_CHANNEL,
+        "group_by": ["rule"],
+        "group_wait": "0s",
+        "group_interval": "10s",
+        "repeat_interval": "4h",
+    }
+
+
 class EmbeddedEnvironment:
     """Starts and stops the local AWS and Slack stand-ins, and the simulated bill."""
 
@@ -74,11 +96,13 @@ class EmbeddedEnvironment:
         state_dir: Path,
         echo: Callable[[str], None] | None = None,
         bill_settings: EmbeddedBillSettings | None = None,
+        demo_settings: DemoSettings | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.aws = EmbeddedAws()
         self.slack = SlackDouble(log_path=state_dir / SLACK_LOG_NAME, echo=echo)
         self._bill_settings = bill_settings
+        self._demo_settings = demo_settings or DemoSettings()
         self.bill: EmbeddedBill | None = None
         self._endpoints: EmbeddedEndpoints | None = None
 
@@ -120,10 +144,12 @@ class EmbeddedEnvironment:
             "aws": {"endpoint_url": endpoints.aws_endpoint},
             "slack": {"base_url": endpoints.slack_endpoint, "bot_token": EMBEDDED_SLACK_TOKEN},
         }
+        routes = [demo_route()]
         if self.bill is not None and self._bill_settings is not None:
             # The nowcast splits the simulated bill into its fixed part and a cost per inference.
             overrides["spend"] = {"fixed_daily_cost": str(fixed_daily_cost())}
-            overrides["alerts"] = {"routes": [billing_route(self._bill_settings.seconds_per_day)]}
+            routes.append(billing_route(self._bill_settings.seconds_per_day))
+        overrides["alerts"] = {"routes": routes, **alert_overrides(self._demo_settings)}
         return overrides
 
     def aws_clients(self, settings: AwsSettings) -> AwsClients:
