@@ -38,6 +38,7 @@ from tests.supervision.supervision_helpers import RecordingSink, worker_events
 from watchdog.aws import AwsClients
 from watchdog.config import load_settings
 from watchdog.daemon import Daemon
+from watchdog.embedded.demo import DEMO_PEAK_RPS
 from watchdog.metrics.component import MetricsComponent
 from watchdog.metrics.status import metrics_status
 from watchdog.status import jobs_section
@@ -48,8 +49,7 @@ from watchdog.supervision.states import WorkerState
 from watchdog.supervision.supervisor import Supervisor
 from watchdog.worker.launcher import parse_metrics, request_outcomes
 
-# The demo's expected peak in requests per second, and the load this test offers.
-DEMO_PEAK_RPS = 20.0
+# Ten times the demo's expected peak, in requests per second.
 LOAD_RPS = 10 * DEMO_PEAK_RPS
 # 15 seconds at LOAD_RPS; a count rather than a duration, so a slow machine sends all of them.
 LOAD_REQUESTS = 3000
