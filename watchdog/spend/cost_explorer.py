@@ -148,6 +148,7 @@ def build_request(
 
 # Cost Explorer writes amounts as plain decimal strings, sometimes in exponent notation.
 _AMOUNT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Money is stored as fixed-point text in a 40-character column: at most 15
 # integer digits (just under $10^15) and 20 decimal places, so that amounts and
 # their sums fit.
@@ -191,6 +192,16 @@ def _decimal_places(amount: Decimal) -> int:
     return max(-(exponent + trailing_zeros), 0)
 
 
+def _parse_day(text: object) -> date:
+    """Parse a TimePeriod day; raise TypeError or ValueError unless it is ``YYYY-MM-DD``."""
+    # date.fromisoformat alone also takes forms such as 20260101 and 2026-W01-1.
+    if not isinstance(text, str):
+        raise TypeError(f"expected a string, got {type(text).__name__}")
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"expected YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
+
+
 def _expect_mapping(value: object, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(f"invalid Cost Explorer {what} {value!r}: expected an object")
@@ -208,12 +219,12 @@ def _expect_list(value: object, what: str) -> list[Any]:
 def parse_page(page: Mapping[str, Any], metric: str, report: CostReport) -> None:
     """Add the rows of one response page to ``report``; raise InputError on a malformed page."""
     page = _expect_mapping(page, "response")
-    for result in _expect_list(page.get("ResultsByTime"), "ResultsByTime"):
-        result = _expect_mapping(result, "ResultsByTime entry")
+    for entry in _expect_list(page.get("ResultsByTime"), "ResultsByTime"):
+        result = _expect_mapping(entry, "ResultsByTime entry")
         period = result.get("TimePeriod") or {}
         try:
-            start = date.fromisoformat(period["Start"])
-            end = date.fromisoformat(period["End"])
+            start = _parse_day(period["Start"])
+            end = _parse_day(period["End"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
                 f"invalid Cost Explorer TimePeriod {period!r}: expected ISO dates Start and End"
