@@ -28,7 +28,17 @@ from watchdog.config.types import MAX_BYTE_SIZE, format_duration, parse_byte_siz
 from watchdog.errors import ConfigError
 
 DURATION_UNITS = {"ms": Decimal("0.001"), "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-BYTE_UNITS = {"": 1, "b": 1, "k": 1000, "KB": 1000, "MB": 1000**2, "G": 1000**3, "KiB": 1024, "mib": 1024**2, "GiB": 1024**3}
+BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "KB": 1000,
+    "MB": 1000**2,
+    "G": 1000**3,
+    "KiB": 1024,
+    "mib": 1024**2,
+    "GiB": 1024**3,
+}
 
 # Anything a config file, an environment variable or a caller could pass.
 any_value = st.one_of(
@@ -123,9 +133,14 @@ def test_byte_sizes_parse_exactly(request: pytest.FixtureRequest, fault_ledger: 
 FIELDS: dict[tuple[str, ...], tuple[st.SearchStrategy[tuple[Any, Any]], st.SearchStrategy[Any]]] = {
     ("daemon", "shutdown_timeout"): (
         st.integers(min_value=0, max_value=10**6).flatmap(
-            lambda n: st.sampled_from([(n, timedelta(seconds=n)), (f"{n}s", timedelta(seconds=n)), (f"{n}m", timedelta(minutes=n))])
+            lambda n: st.sampled_from(
+                [(n, timedelta(seconds=n)), (f"{n}s", timedelta(seconds=n)), (f"{n}m", timedelta(minutes=n))]
+            )
         ),
-        st.one_of(st.sampled_from(["4 hours", "-5s", "inf", "1e300", "99999999999999d", ""]), st.floats(allow_nan=True).filter(lambda x: not 0 <= x <= 8e13)),
+        st.one_of(
+            st.sampled_from(["4 hours", "-5s", "inf", "1e300", "99999999999999d", ""]),
+            st.floats(allow_nan=True).filter(lambda x: not 0 <= x <= 8e13),
+        ),
     ),
     ("aws", "max_attempts"): (
         st.integers(min_value=1, max_value=20).map(lambda n: (n, n)),
@@ -142,9 +157,9 @@ FIELDS: dict[tuple[str, ...], tuple[st.SearchStrategy[tuple[Any, Any]], st.Searc
         st.sampled_from(["TRACE", "info", "", "FATAL"]),
     ),
     ("service_name",): (
-        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10).map(
-            lambda name: (name, name)
-        ),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10
+        ).map(lambda name: (name, name)),
         # Not text in a file; an environment variable would carry them as text.
         st.sampled_from([1.5, ["a"], {"a": 1}]),
     ),
@@ -194,6 +209,60 @@ def lookup(settings: Any, path: tuple[str, ...]) -> Any:
     return settings
 
 
+Fields = dict[tuple[str, ...], tuple[str, Any, Any, bool]]
+
+
+def write_inputs(config: Path, fields: Fields, twist: str) -> dict[str, str]:
+    """Write the file-sourced fields to ``config`` and return the environment variables to set."""
+    document: dict[str, Any] = {}
+    environment = {}
+    for path, (source, written, _, _) in fields.items():
+        if source == "env":
+            environment[ENV_PREFIX + "__".join(part.upper() for part in path)] = written
+            continue
+        table = document
+        for part in path[:-1]:
+            table = table.setdefault(part, {})
+        table[path[-1]] = written
+    if twist == "unknown_key":
+        document.setdefault("daemon", {})["shutdown_timeut"] = 5
+    elif twist == "section_not_json":
+        # A whole section in one variable must be a JSON object.
+        environment[ENV_PREFIX + "DAEMON"] = "{shutdown_timeout = 5}"
+    content = tomli_w.dumps(document).encode("utf-8")
+    if twist == "bad_toml":
+        content += b"\n[daemon\n"
+    elif twist == "bad_bytes":
+        content += b"\n# caf\xe9\n"
+    config.write_bytes(content)
+    return environment
+
+
+def assert_rejection_names_values(message: str, fields: Fields, twist: str) -> None:
+    assert "xoxb-leak" not in message
+    if twist == "bad_toml":
+        assert "invalid TOML" in message
+        return
+    if twist == "bad_bytes":
+        assert "is not UTF-8" in message
+        return
+    if twist == "section_not_json":
+        assert 'field "daemon"' in message
+        return
+    if twist == "unknown_key":
+        assert "invalid daemon.shutdown_timeut 5: unknown setting" in message
+    for path, (_, written, _, valid) in fields.items():
+        if valid:
+            continue
+        shown = repr(written)
+        if path == ("slack", "bot_token"):
+            shown = "'**********'"
+        elif isinstance(written, dict):
+            shown = "(a table)"
+        assert f"invalid {'.'.join(path)} {shown}:" in message, message
+    assert twist != "none" or not all(valid for *_, valid in fields.values())
+
+
 def test_config_sources_load_exactly(
     request: pytest.FixtureRequest, fault_ledger: FaultLedger, tmp_path: Path, clean_environment: None
 ) -> None:
@@ -202,59 +271,16 @@ def test_config_sources_load_exactly(
 
     @PROPERTY_SETTINGS
     @given(case=config_cases())
-    def check(case: tuple[dict[tuple[str, ...], tuple[str, Any, Any, bool]], str]) -> None:
+    def check(case: tuple[Fields, str]) -> None:
         with tally.case():
             fields, twist = case
-            document: dict[str, Any] = {}
-            environment = {}
-            for path, (source, written, _, _) in fields.items():
-                if source == "env":
-                    environment[ENV_PREFIX + "__".join(part.upper() for part in path)] = written
-                    continue
-                table = document
-                for part in path[:-1]:
-                    table = table.setdefault(part, {})
-                table[path[-1]] = written
-            if twist == "unknown_key":
-                document.setdefault("daemon", {})["shutdown_timeut"] = 5
-            elif twist == "section_not_json":
-                # A whole section in one variable must be a JSON object.
-                environment[ENV_PREFIX + "DAEMON"] = "{shutdown_timeout = 5}"
-            content = tomli_w.dumps(document).encode("utf-8")
-            if twist == "bad_toml":
-                content += b"\n[daemon\n"
-            elif twist == "bad_bytes":
-                content += b'\n# caf\xe9\n'
-            config.write_bytes(content)
+            environment = write_inputs(config, fields, twist)
             os.environ.update(environment)
             try:
                 loaded = load_settings(config, environ={})
             except ConfigError as exc:
-                message = str(exc)
-                assert str(config) in message or "environment" in message
-                assert "xoxb-leak" not in message
-                if twist == "bad_toml":
-                    assert "invalid TOML" in message
-                    return
-                if twist == "bad_bytes":
-                    assert "is not UTF-8" in message
-                    return
-                if twist == "section_not_json":
-                    assert 'field "daemon"' in message
-                    return
-                if twist == "unknown_key":
-                    assert "invalid daemon.shutdown_timeut 5: unknown setting" in message
-                for path, (_, written, _, valid) in fields.items():
-                    if valid:
-                        continue
-                    dotted = ".".join(path)
-                    shown = repr(written)
-                    if path == ("slack", "bot_token"):
-                        shown = "'**********'"
-                    elif isinstance(written, dict):
-                        shown = "(a table)"
-                    assert f"invalid {dotted} {shown}:" in message, (dotted, message)
-                assert twist != "none" or not all(valid for *_, valid in fields.values())
+                assert str(config) in str(exc) or "environment" in str(exc)
+                assert_rejection_names_values(str(exc), fields, twist)
                 return
             finally:
                 for name in environment:

@@ -13,9 +13,9 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -138,7 +138,7 @@ def families(draw: st.DrawFn) -> list[Family]:
             kind = "histogram"
         else:
             kind = draw(st.sampled_from(["gauge", "untyped"]))
-        label_sets = draw(st.lists(label_dicts, unique_by=lambda labels: label_set(labels), max_size=2))
+        label_sets = draw(st.lists(label_dicts, unique_by=label_set, max_size=2))
         series = tuple((label_set(labels), draw(sample_values)) for labels in label_sets)
         bounds: tuple[float, ...] = ()
         if kind == "histogram":
@@ -148,7 +148,9 @@ def families(draw: st.DrawFn) -> list[Family]:
     return drawn
 
 
-def expected_exposition(drawn: list[Family]) -> tuple[dict[str, dict[object, float]], dict[str, dict[object, float]]]:
+def expected_exposition(
+    drawn: list[Family],
+) -> tuple[dict[str, dict[object, float]], dict[str, dict[object, float]]]:
     samples: dict[str, dict[object, float]] = {}
     counters: dict[str, dict[object, float]] = {}
     for family in drawn:
@@ -177,8 +179,13 @@ def assert_windows_publishable(exposition: Exposition) -> None:
         for previous, restarted in ((reading, True), (empty_reading(reading), False)):
             deltas = compute_deltas(preset, previous, reading, restarted)
             window = build_window(
-                WINDOW_START, 10, worker_up=True, deltas=deltas, current=reading,
-                memory_rss=None, memory_per_request=None,
+                WINDOW_START,
+                10,
+                worker_up=True,
+                deltas=deltas,
+                current=reading,
+                memory_rss=None,
+                memory_per_request=None,
             )
             datums, _ = enforce_limits(format_window(window, DIMENSIONS), NOW)
             for datum in datums:
@@ -213,6 +220,10 @@ def assert_names_line(message: str, text: str) -> None:
     assert f"at line {number} {quoted!r}:" in message
 
 
+# Characters and words that break the text format's syntax.
+INSERTIONS = [*'{}",= \n#\\e+-.', "NaN", "\x00"]
+
+
 @st.composite
 def mutated_expositions(draw: st.DrawFn) -> str:
     """Draw a valid exposition, then delete, insert, replace or repeat a few characters or lines."""
@@ -224,7 +235,11 @@ def mutated_expositions(draw: st.DrawFn) -> str:
         if action == "delete":
             text = text[:position] + text[position + 1 :]
         elif action == "insert":
-            text = text[:position] + draw(st.sampled_from(list('{}",= \n#\\e+-.') + ["NaN", "\x00"])) + text[position:]
+            text = (
+                text[:position]
+                + draw(st.sampled_from(INSERTIONS))
+                + text[position:]
+            )
         elif action == "replace":
             text = text[:position] + draw(st.characters()) + text[position + 1 :]
         elif action == "repeat_line" and lines:
@@ -308,7 +323,9 @@ def test_exposition_values_parse_exactly(request: pytest.FixtureRequest, fault_l
     def check(drawn: list[Family], repeat: int) -> None:
         with tally.case():
             lines = render(drawn)
-            samples = [(name, labels, value) for family in drawn for name, labels, value in sample_lines(family)]
+            samples = [
+                (name, labels, value) for family in drawn for name, labels, value in sample_lines(family)
+            ]
             if repeat >= 0 and samples:
                 # About half the cases write one series twice: the text format leaves its value undefined.
                 name, labels, value = samples[repeat % len(samples)]
@@ -321,7 +338,10 @@ def test_exposition_values_parse_exactly(request: pytest.FixtureRequest, fault_l
             exposition = parse_exposition("\n".join(lines) + "\n")
 
             expected_samples, expected_counters = expected_exposition(drawn)
-            for parsed, expected in ((exposition.samples, expected_samples), (exposition.counters, expected_counters)):
+            for parsed, expected in (
+                (exposition.samples, expected_samples),
+                (exposition.counters, expected_counters),
+            ):
                 assert set(parsed) == set(expected)
                 for name, series in expected.items():
                     assert set(parsed[name]) == set(series)

@@ -75,7 +75,9 @@ class AnswerServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -98,7 +100,13 @@ def answer_server() -> Iterator[AnswerServer]:
     server.stop()
 
 
-SLACK_ERRORS = ["channel_not_found", "invalid_auth", "not_in_channel", "msg_too_long", *sorted(TRANSIENT_SLACK_ERRORS)]
+SLACK_ERRORS = [
+    "channel_not_found",
+    "invalid_auth",
+    "not_in_channel",
+    "msg_too_long",
+    *sorted(TRANSIENT_SLACK_ERRORS),
+]
 json_bodies = st.one_of(
     st.fixed_dictionaries(
         {"ok": st.booleans()},
@@ -109,25 +117,33 @@ json_bodies = st.one_of(
         },
     ),
     # JSON that is not an object, which no Slack API sends but a proxy might.
-    st.one_of(st.lists(st.integers(), max_size=2), st.integers(), st.text(max_size=5), st.none(), st.booleans()),
+    st.one_of(
+        st.lists(st.integers(), max_size=2), st.integers(), st.text(max_size=5), st.none(), st.booleans()
+    ),
 )
 bodies = st.one_of(
     json_bodies.map(lambda data: json.dumps(data).encode("utf-8")),
-    st.sampled_from([b"ok", b" ok\n", b"invalid_payload", b"channel_not_found", b"", b"<html>Bad Gateway</html>"]),
+    st.sampled_from(
+        [b"ok", b" ok\n", b"invalid_payload", b"channel_not_found", b"", b"<html>Bad Gateway</html>"]
+    ),
     st.text(max_size=20).map(lambda text: text.encode("utf-8")),
     st.binary(max_size=20),
 )
 retry_after_values = st.one_of(
     st.none(),
     st.integers(min_value=0, max_value=10**20).map(str),
-    st.sampled_from(["1.5", "-1", "inf", "nan", "1e3", " 30 ", "Wed, 21 Oct 2015 07:28:00 GMT", "", "0x10", "1_0"]),
+    st.sampled_from(
+        ["1.5", "-1", "inf", "nan", "1e3", " 30 ", "Wed, 21 Oct 2015 07:28:00 GMT", "", "0x10", "1_0"]
+    ),
     st.text(alphabet="0123456789.-e ", max_size=8),
 )
 answers = st.builds(
     Answer,
     status=st.sampled_from([200, 200, 200, 200, 201, 400, 403, 404, 410, 429, 429, 500, 502, 503, 599]),
     body=bodies,
-    content_type=st.sampled_from(["application/json", "text/plain; charset=utf-8", "text/html", "text/plain; charset=bogus"]),
+    content_type=st.sampled_from(
+        ["application/json", "text/plain; charset=utf-8", "text/html", "text/plain; charset=bogus"]
+    ),
     retry_after=retry_after_values,
 )
 
@@ -207,8 +223,14 @@ def expected_webhook(answer: Answer) -> Outcome:
 
 def claim_for(target: str) -> Claim:
     return Claim(
-        id=1, target=target, kind="message", subject="disk full", payload={"text": "disk full"},
-        attempts=1, created_at=CREATED, channel_id=None,
+        id=1,
+        target=target,
+        kind="message",
+        subject="disk full",
+        payload={"text": "disk full"},
+        attempts=1,
+        created_at=CREATED,
+        channel_id=None,
     )
 
 
