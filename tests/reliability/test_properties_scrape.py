@@ -26,7 +26,13 @@ from tests.reliability.conftest import FaultLedger
 from tests.reliability.property_runs import PROPERTY_SETTINGS, Tally, run_property
 from watchdog.errors import InputError, TransientServiceError
 from watchdog.metrics.datums import format_window
-from watchdog.metrics.exposition import Exposition, label_set, parse_exposition, series_text
+from watchdog.metrics.exposition import (
+    LINE_QUOTE_LIMIT,
+    Exposition,
+    label_set,
+    parse_exposition,
+    series_text,
+)
 from watchdog.metrics.limits import MAX_ABS_VALUE, enforce_limits
 from watchdog.metrics.presets import PRESETS, REFERENCE, WorkerReading
 from watchdog.metrics.rollups import merge_window
@@ -216,7 +222,7 @@ def assert_names_line(message: str, text: str) -> None:
     lines = io.StringIO(text).readlines()
     assert 1 <= number <= len(lines)
     line = lines[number - 1].rstrip("\n")
-    quoted = line[:120] + "..." if len(line) > 120 else line
+    quoted = line[:LINE_QUOTE_LIMIT] + "..." if len(line) > LINE_QUOTE_LIMIT else line
     assert f"at line {number} {quoted!r}:" in message
 
 

@@ -25,8 +25,9 @@ from watchdog.errors import InputError
 # Sorted (label, value) pairs that identify one series of a sample name.
 LabelSet = tuple[tuple[str, str], ...]
 
-# Maximum length of the parser's message quoted in an error.
-_QUOTE_LIMIT = 120
+# Maximum lengths of the failing line and of the parser's message quoted in an error.
+LINE_QUOTE_LIMIT = 60
+_DETAIL_LIMIT = 70
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,9 @@ def series_text(name: str, labels: LabelSet) -> str:
     return f"{name}{{{pairs}}}"
 
 
-def _quote(text: str) -> str:
-    if len(text) > _QUOTE_LIMIT:
-        return text[:_QUOTE_LIMIT] + "..."
+def _quote(text: str, limit: int) -> str:
+    if len(text) > limit:
+        return text[:limit] + "..."
     return text
 
 
@@ -126,8 +127,8 @@ def parse_exposition(text: str, wanted: Iterable[str] | None = None) -> Expositi
                 target.setdefault(name, {})[labels] = float(sample.value)
     # OverflowError: an integer value or timestamp too large for a float.
     except (ValueError, IndexError, KeyError, OverflowError) as exc:
-        detail = _quote(str(exc)) or type(exc).__name__
-        line = _quote(lines.line.rstrip("\n"))
+        detail = _quote(str(exc), _DETAIL_LIMIT) or type(exc).__name__
+        line = _quote(lines.line.rstrip("\n"), LINE_QUOTE_LIMIT)
         raise InputError(
             f"invalid Prometheus exposition at line {lines.number} {line!r}: {detail}"
         ) from exc
