@@ -1,9 +1,9 @@
 """Generated durations, byte sizes, TOML files and environment variables through the config loader.
 
-Valid input must load to exactly the generated values; anything else must
-raise the documented error (``ValueError`` from the value types, which
-pydantic reports, and ``ConfigError`` from ``load_settings``) naming the
-field and the value, with secrets masked.
+Valid input must load to exactly the generated values. Anything else must
+raise the documented error, naming the field and the value with secrets
+masked: ``ValueError`` from the value types, which pydantic reports, and
+``ConfigError`` from ``load_settings``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ any_value = st.one_of(
 
 @st.composite
 def duration_texts(draw: st.DrawFn) -> tuple[str, Decimal]:
-    """Draw a duration such as '1h30m' or '2.5s' and its exact length in seconds."""
+    """Draw a duration such as '1h30m' or '500ms' and its exact length in seconds."""
     parts = draw(
         st.lists(
             st.tuples(st.integers(min_value=0, max_value=10**5), st.sampled_from(sorted(DURATION_UNITS))),

@@ -1,10 +1,10 @@
 """Generated GetCostAndUsage responses through the Cost Explorer parser and reader.
 
 Valid responses, split over ``NextPageToken`` pages, must give exactly the
-Decimal amounts, days and flags that were generated. Broken ones (a key
-missing, a value of the wrong type, an amount that is not a number, a
-currency other than USD, a date that is not an ISO day) must raise
-``InputError`` naming the value or key that was wrong.
+Decimal amounts, days and flags that were generated. Broken ones must
+raise ``InputError`` naming the value or key that was wrong. They miss a
+key, carry a value of the wrong type, an amount that is not a number, a
+currency other than USD, or a date that is not an ISO day.
 
 The paging property drives a real boto3 ``ce`` client whose HTTP layer is
 botocore's ``Stubber``, which checks each request and each page against

@@ -1,9 +1,9 @@
 """Generated /metrics bodies through the scrape adapter, the exposition parser and the window math.
 
-Each case must end in the parsed values, exactly, or in the project's own
-``InputError`` or ``TransientServiceError`` naming what was wrong; the
-windows built from whatever parsed must hold only values CloudWatch and
-the rollup table accept.
+Each case must end in exactly the parsed values, or in the project's own
+``InputError`` or ``TransientServiceError`` naming what was wrong. The
+windows built from whatever parsed must contain only values that
+CloudWatch and the rollup table accept.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Generated Slack responses through the delivery adapter: delivered, retried or dead-lettered.
 
-A server on 127.0.0.1 answers each ``chat.postMessage`` and incoming
+A server on 127.0.0.1 replies to each ``chat.postMessage`` and incoming
 webhook request with a generated status, ``Retry-After`` header, content
-type and body. ``SlackSender`` must turn each answer into a result or into
+type and body. ``SlackSender`` must turn each reply into a result or into
 ``TransientServiceError`` (429 with a usable delay, 5xx, an unreadable
 body) or ``PermanentServiceError`` naming the status or Slack's error code,
 exactly as the rules below predict, and never echo the webhook URL.
@@ -42,7 +42,7 @@ CREATED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class Answer:
+class Reply:
     """One generated HTTP response."""
 
     status: int
@@ -51,24 +51,24 @@ class Answer:
     retry_after: str | None
 
 
-class AnswerServer:
-    """An HTTP server on 127.0.0.1 that answers every POST with the current ``Answer``."""
+class ReplyServer:
+    """An HTTP server on 127.0.0.1 that replies to every POST with the current ``Reply``."""
 
     def __init__(self) -> None:
-        self.answer = Answer(200, b'{"ok": true}', "application/json", None)
+        self.reply = Reply(200, b'{"ok": true}', "application/json", None)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                answer = server.answer
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                if answer.retry_after is not None:
-                    self.send_header("Retry-After", answer.retry_after)
-                self.send_header("Content-Length", str(len(answer.body)))
+                reply = server.reply
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                if reply.retry_after is not None:
+                    self.send_header("Retry-After", reply.retry_after)
+                self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                self.wfile.write(reply.body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -93,8 +93,8 @@ class AnswerServer:
 
 
 @pytest.fixture
-def answer_server() -> Iterator[AnswerServer]:
-    server = AnswerServer()
+def reply_server() -> Iterator[ReplyServer]:
+    server = ReplyServer()
     server.start()
     yield server
     server.stop()
@@ -137,8 +137,8 @@ retry_after_values = st.one_of(
     ),
     st.text(alphabet="0123456789.-e ", max_size=8),
 )
-answers = st.builds(
-    Answer,
+replies = st.builds(
+    Reply,
     status=st.sampled_from([200, 200, 200, 200, 201, 400, 403, 404, 410, 429, 429, 500, 502, 503, 599]),
     body=bodies,
     content_type=st.sampled_from(
@@ -157,13 +157,13 @@ def expected_retry_after(header: str | None) -> float:
     return min(float(text), MAX_RETRY_AFTER)
 
 
-def decoded(answer: Answer) -> str | None:
+def decoded(reply: Reply) -> str | None:
     """Return the body as slack-sdk reads it, or None when it cannot be read."""
-    if "bogus" in answer.content_type and answer.body:
+    if "bogus" in reply.content_type and reply.body:
         # Python decodes an empty body without looking the charset up.
         return None
     try:
-        return answer.body.decode("utf-8")
+        return reply.body.decode("utf-8")
     except UnicodeDecodeError:
         return None
 
@@ -178,28 +178,28 @@ class Outcome:
     result: SendResult | None = None
 
 
-def status_outcome(answer: Answer) -> Outcome | None:
-    if answer.status == 429:
-        return Outcome("retry", "HTTP 429 rate limited", expected_retry_after(answer.retry_after))
-    if answer.status >= 500:
-        return Outcome("retry", f"HTTP {answer.status}")
+def status_outcome(reply: Reply) -> Outcome | None:
+    if reply.status == 429:
+        return Outcome("retry", "HTTP 429 rate limited", expected_retry_after(reply.retry_after))
+    if reply.status >= 500:
+        return Outcome("retry", f"HTTP {reply.status}")
     return None
 
 
-def expected_channel(answer: Answer) -> Outcome:
-    text = decoded(answer)
+def expected_channel(reply: Reply) -> Outcome:
+    text = decoded(reply)
     if text is None:
         return Outcome("retry", "the response could not be read")
     try:
         data = json.loads(text)
     except ValueError:
         data = {"ok": False, "error": "non-JSON response"}
-    if answer.status == 200 and data and not isinstance(data, dict):
+    if reply.status == 200 and data and not isinstance(data, dict):
         # slack-sdk calls .get on it: JSON that is not an object cannot be read.
         return Outcome("retry", "the response could not be read")
-    if answer.status == 200 and isinstance(data, dict) and data.get("ok"):
+    if reply.status == 200 and isinstance(data, dict) and data.get("ok"):
         return Outcome("sent", result=SendResult(ts=data.get("ts"), channel_id=data.get("channel")))
-    by_status = status_outcome(answer)
+    by_status = status_outcome(reply)
     if by_status is not None:
         return by_status
     error = str(data["error"]) if isinstance(data, dict) and data.get("error") else "unknown_error"
@@ -208,17 +208,17 @@ def expected_channel(answer: Answer) -> Outcome:
     return Outcome("dead", f"Slack returned {error!r}")
 
 
-def expected_webhook(answer: Answer) -> Outcome:
-    text = decoded(answer)
+def expected_webhook(reply: Reply) -> Outcome:
+    text = decoded(reply)
     if text is None:
         return Outcome("retry", "the response could not be read")
     text = text.strip()[:100]
-    if answer.status == 200 and text == "ok":
+    if reply.status == 200 and text == "ok":
         return Outcome("sent", result=SendResult(ts=None, channel_id=None))
-    by_status = status_outcome(answer)
+    by_status = status_outcome(reply)
     if by_status is not None:
         return by_status
-    return Outcome("dead", f"HTTP {answer.status} {text!r}")
+    return Outcome("dead", f"HTTP {reply.status} {text!r}")
 
 
 def claim_for(target: str) -> Claim:
@@ -234,14 +234,14 @@ def claim_for(target: str) -> Claim:
     )
 
 
-def test_slack_answers_are_classified(
-    request: pytest.FixtureRequest, fault_ledger: FaultLedger, answer_server: AnswerServer
+def test_slack_replies_are_classified(
+    request: pytest.FixtureRequest, fault_ledger: FaultLedger, reply_server: ReplyServer
 ) -> None:
-    webhook_url = answer_server.base_url + "services/T000/B000/secretpart"
+    webhook_url = reply_server.base_url + "services/T000/B000/secretpart"
     clients = SlackClients(
         SlackSettings(
             bot_token=SecretStr("xoxb-property"),
-            base_url=answer_server.base_url,
+            base_url=reply_server.base_url,
             webhooks={"ops": SecretStr(webhook_url)},
             timeout="10s",
         )
@@ -250,11 +250,11 @@ def test_slack_answers_are_classified(
     tally = Tally()
 
     @PROPERTY_SETTINGS
-    @given(answer=answers, webhook=st.booleans())
-    def check(answer: Answer, webhook: bool) -> None:
+    @given(reply=replies, webhook=st.booleans())
+    def check(reply: Reply, webhook: bool) -> None:
         with tally.case():
-            answer_server.answer = answer
-            expected = expected_webhook(answer) if webhook else expected_channel(answer)
+            reply_server.reply = reply
+            expected = expected_webhook(reply) if webhook else expected_channel(reply)
 
             try:
                 result = sender.send(claim_for("webhook:ops" if webhook else "#alerts"))

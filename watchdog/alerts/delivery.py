@@ -39,7 +39,7 @@ WEBHOOK_PREFIX = "webhook:"
 TRANSIENT_SLACK_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
-# What slack-sdk 3.x raises on a response it cannot read: a body that is not
+# Exceptions slack-sdk 3.x raises on a response it cannot read: a body that is not
 # in its declared charset (UnicodeDecodeError), an unknown charset
 # (LookupError), or JSON that is not an object (AttributeError, from
 # SlackResponse.validate calling .get on it).
@@ -48,8 +48,8 @@ _UNREADABLE_RESPONSE = (UnicodeDecodeError, LookupError, AttributeError)
 _NON_JSON_PREFIX = "Received a response in a non-JSON format"
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0
-# Longest pause a Retry-After header may ask for; Slack's rate limits reset
-# within a minute, so a larger value is a broken header, not a rate limit.
+# Maximum pause a Retry-After header may request. Slack counts its Web API
+# rate limits per minute, so an hour is far beyond any real rate limit.
 MAX_RETRY_AFTER = 3600.0
 # Retry-After as delay-seconds (RFC 9110); an HTTP-date gets the default.
 _RETRY_AFTER_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")

@@ -55,7 +55,7 @@ def _max(current: float | None, new: float | None) -> float | None:
 
 
 # Largest count one window adds to a rollup: 2^53 is the end of a float's exact
-# integers, and a minute holds at most 60 windows, so the sum stays within
+# integers, and a minute contains at most 60 windows, so the sum stays within
 # SQLite's signed 64-bit INTEGER.
 MAX_COUNT = 2**53
 
