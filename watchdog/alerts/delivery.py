@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,8 +49,20 @@ TRANSIENT_SLACK_ERRORS = frozenset(
 )
 # The delivery job's outcome writes, as the store's health tracker names them.
 OUTCOME_SOURCE = "outbox outcomes"
+# Exceptions slack-sdk 3.x raises on a response it cannot read: a body that is not
+# in its declared charset (UnicodeDecodeError), an unknown charset
+# (LookupError), or JSON that is not an object (AttributeError, from
+# SlackResponse.validate calling .get on it).
+_UNREADABLE_RESPONSE = (UnicodeDecodeError, LookupError, AttributeError)
+# slack-sdk's error text for a response body that is not JSON.
+_NON_JSON_PREFIX = "Received a response in a non-JSON format"
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0
+# Maximum pause a Retry-After header may request. Slack counts its Web API
+# rate limits per minute, so an hour is far beyond any real rate limit.
+MAX_RETRY_AFTER = 3600.0
+# Retry-After as delay-seconds (RFC 9110); an HTTP-date gets the default.
+_RETRY_AFTER_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,14 @@ class SendResult:
 
 
 def parse_retry_after(value: object) -> float:
-    """Return the seconds of a ``Retry-After`` header, or the default when it is missing or odd."""
-    try:
-        seconds = float(str(value))
-    except (TypeError, ValueError):
+    """Return the seconds of a ``Retry-After`` header, or the default when it is missing or odd.
+
+    The result is at most ``MAX_RETRY_AFTER``.
+    """
+    text = str(value).strip() if value is not None else ""
+    if not _RETRY_AFTER_SECONDS.fullmatch(text):
         return DEFAULT_RETRY_AFTER
-    return seconds if seconds >= 0 else DEFAULT_RETRY_AFTER
+    return min(float(text), MAX_RETRY_AFTER)
 
 
 def _header(headers: Any, name: str) -> object:
@@ -139,6 +154,8 @@ class SlackSender:
             raise PermanentServiceError("Slack", operation, type(exc).__name__) from exc
         except (TimeoutError, URLError, OSError) as exc:
             raise TransientServiceError("Slack", operation, _network_detail(exc)) from exc
+        except _UNREADABLE_RESPONSE as exc:
+            raise _unreadable(operation, exc) from exc
         return SendResult(ts=response.get("ts"), channel_id=response.get("channel"))
 
     def _send_webhook(self, claim: Claim) -> SendResult:
@@ -159,16 +176,53 @@ class SlackSender:
             )
         except (TimeoutError, URLError, OSError) as exc:
             raise TransientServiceError("Slack", operation, _network_detail(exc)) from exc
-        status = response.status_code
-        body = (response.body or "").strip()[:100]
-        if status == 200 and body == "ok":
-            return SendResult(ts=None, channel_id=None)
-        if status == 429:
-            retry_after = parse_retry_after(_header(response.headers, "Retry-After"))
-            raise TransientServiceError("Slack", operation, "HTTP 429 rate limited", retry_after)
-        if status >= 500:
-            raise TransientServiceError("Slack", operation, f"HTTP {status}")
-        raise PermanentServiceError("Slack", operation, f"HTTP {status} {body!r}")
+        except _UNREADABLE_RESPONSE as exc:
+            raise _unreadable(operation, exc) from exc
+        failure = classify_webhook_response(operation, response.status_code, response.body, response.headers)
+        if failure is not None:
+            raise failure
+        return SendResult(ts=None, channel_id=None)
+
+
+def classify_webhook_response(
+    operation: str, status: int, body: str | None, headers: Any
+) -> TransientServiceError | PermanentServiceError | None:
+    """Return the error an incoming webhook's response stands for, or None when it was accepted.
+
+    Slack accepts with ``200 ok``; 429 and 5xx are worth retrying, and any
+    other answer (``400 invalid_payload``, ``404 channel_not_found``) is not.
+    """
+    text = (body or "").strip()[:100]
+    if status == 200 and text == "ok":
+        return None
+    if status == 429:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        return TransientServiceError("Slack", operation, "HTTP 429 rate limited", retry_after)
+    if status >= 500:
+        return TransientServiceError("Slack", operation, f"HTTP {status}")
+    return PermanentServiceError("Slack", operation, f"HTTP {status} {text!r}")
+
+
+def classify_api_error(
+    operation: str, status: int, error: str, headers: Any
+) -> TransientServiceError | PermanentServiceError:
+    """Return the error a failed Web API call stands for, from its HTTP status and Slack error code."""
+    if status == 429:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        return TransientServiceError("Slack", operation, "HTTP 429 rate limited", retry_after)
+    if status >= 500:
+        return TransientServiceError("Slack", operation, f"HTTP {status}")
+    if error in TRANSIENT_SLACK_ERRORS:
+        return TransientServiceError("Slack", operation, f"Slack returned {error!r}")
+    return PermanentServiceError("Slack", operation, f"Slack returned {error!r}")
+
+
+def _unreadable(operation: str, exc: Exception) -> TransientServiceError:
+    # Like a timeout, the message may or may not have been posted: retrying
+    # risks a duplicate, giving up risks a loss.
+    return TransientServiceError(
+        "Slack", operation, f"the response could not be read ({type(exc).__name__})"
+    )
 
 
 def _network_detail(exc: BaseException) -> str:
@@ -180,15 +234,14 @@ def _network_detail(exc: BaseException) -> str:
 def _api_error(operation: str, exc: SlackApiError) -> TransientServiceError | PermanentServiceError:
     response = exc.response
     status = int(getattr(response, "status_code", 0) or 0)
-    error = str(response.get("error", "unknown_error")) if response is not None else "unknown_error"
-    if status == 429:
-        retry_after = parse_retry_after(_header(getattr(response, "headers", None), "Retry-After"))
-        return TransientServiceError("Slack", operation, "HTTP 429 rate limited", retry_after)
-    if status >= 500:
-        return TransientServiceError("Slack", operation, f"HTTP {status}")
-    if error in TRANSIENT_SLACK_ERRORS:
-        return TransientServiceError("Slack", operation, f"Slack returned {error!r}")
-    return PermanentServiceError("Slack", operation, f"Slack returned {error!r}")
+    data = getattr(response, "data", None)
+    error = "unknown_error"
+    if isinstance(data, dict) and data.get("error"):
+        error = str(data["error"])
+    if error.startswith(_NON_JSON_PREFIX):
+        # slack-sdk puts the start of a non-JSON body here, which may quote a URL.
+        error = "non-JSON response"
+    return classify_api_error(operation, status, error, getattr(response, "headers", None))
 
 
 @dataclass

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from watchdog.config.model import DEFAULT_CONFIG_FILE, Settings, config_file_var
+from watchdog.config.model import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, config_file_var
 from watchdog.errors import ConfigError
 
 __all__ = ["DEFAULT_CONFIG_FILE", "LoadedSettings", "Settings", "load_settings"]
@@ -86,6 +87,11 @@ def load_settings(
             tomllib.loads(config_file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML in {config_file}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"invalid config file {config_file}: byte {exc.start} is not UTF-8 ({exc.reason}); "
+                "save the file as UTF-8"
+            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
 
@@ -95,6 +101,14 @@ def load_settings(
     except ValidationError as exc:
         # Not chained: pydantic's own message repeats every input, secrets included.
         raise ConfigError(format_validation_error(exc, source)) from None
+    except SettingsError as exc:
+        # A section or table set by one environment variable must be JSON; the
+        # message names the field but not the value, which may be a secret.
+        raise ConfigError(
+            f"invalid configuration in the environment: {exc}; a section set by one "
+            f"{ENV_PREFIX}<SECTION> variable must be a JSON object, or set its fields one by one "
+            f"with {ENV_PREFIX}<SECTION>__<FIELD>"
+        ) from None
     finally:
         config_file_var.reset(token)
 

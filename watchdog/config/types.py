@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 _BYTE_UNITS = {
     "": 1,
@@ -27,7 +30,21 @@ _BYTE_UNITS = {
     "gi": 1024**3,
     "gib": 1024**3,
 }
-_BYTE_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+_BYTE_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)")
+# Sizes reach cgroup memory limits, which the kernel reads as a signed 64-bit number.
+MAX_BYTE_SIZE = 2**63 - 1
+
+
+def _to_timedelta(seconds: float | int, value: object) -> timedelta:
+    """Return ``seconds`` as a timedelta; raise ValueError naming ``value`` when it is out of range."""
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValueError(f"invalid duration {value!r}: expected a finite number of seconds")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError as exc:
+        raise ValueError(
+            f"invalid duration {value!r}: longer than the maximum of {timedelta.max.days} days"
+        ) from exc
 
 
 def parse_duration(value: object) -> timedelta:
@@ -39,13 +56,13 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"duration must not be negative, got {value!r}")
-        return timedelta(seconds=value)
+        return _to_timedelta(value, value)
     if not isinstance(value, str):
         raise ValueError(f"expected seconds or a duration like '10s' or '4h', got {value!r}")
 
     text = value.strip().lower().replace(" ", "")
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return timedelta(seconds=float(text))
+    if _SECONDS.fullmatch(text):
+        return _to_timedelta(float(text), value)
     if not text or _DURATION_PART.sub("", text):
         raise ValueError(
             f"invalid duration {value!r}: use seconds or a duration like '10s', '5m', '4h' or '1h30m'"
@@ -54,7 +71,7 @@ def parse_duration(value: object) -> timedelta:
     seconds = 0.0
     for amount, unit in _DURATION_PART.findall(text):
         seconds += float(amount) * _DURATION_UNITS[unit]
-    return timedelta(seconds=seconds)
+    return _to_timedelta(seconds, value)
 
 
 def format_duration(value: timedelta) -> str:
@@ -80,14 +97,22 @@ def parse_byte_size(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"size must not be negative, got {value!r}")
-        return value
+        return _within_byte_limit(value, value)
     if not isinstance(value, str):
         raise ValueError(f"expected bytes or a size like '512MiB', got {value!r}")
 
     match = _BYTE_SIZE.fullmatch(value.strip().lower())
     if match is None or match.group(2) not in _BYTE_UNITS:
         raise ValueError(f"invalid size {value!r}: use bytes or a size like '512MiB', '2GiB' or '300MB'")
-    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2)])
+    # Decimal keeps '1.5KiB' and sizes beyond 2^53 exact; a fraction of a byte is dropped.
+    size = int(Decimal(match.group(1)) * _BYTE_UNITS[match.group(2)])
+    return _within_byte_limit(size, value)
+
+
+def _within_byte_limit(size: int, value: object) -> int:
+    if size > MAX_BYTE_SIZE:
+        raise ValueError(f"invalid size {value!r}: larger than the maximum of {MAX_BYTE_SIZE} bytes")
+    return size
 
 
 Duration = Annotated[

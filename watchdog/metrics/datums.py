@@ -9,6 +9,7 @@ then rolls them up to one minute.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,6 +106,17 @@ def dimension_sets(service: str, host: str, service_level_copy: bool) -> list[Di
     return sets
 
 
+def _count_value(count: int) -> float:
+    """Return a distribution count as a float; infinity when it is too large for one.
+
+    ``enforce_limits`` then drops the infinite count and counts the drop.
+    """
+    try:
+        return float(count)
+    except OverflowError:
+        return math.inf
+
+
 def format_window(window: Window, dimension_sets: list[Dimensions]) -> list[MetricDatum]:
     """Return the CloudWatch data points of one window, for every dimension set.
 
@@ -134,7 +146,7 @@ def format_window(window: Window, dimension_sets: list[Dimensions]) -> list[Metr
                     timestamp=window.start,
                     unit="Milliseconds",
                     values=tuple(value for value, _ in latency),
-                    counts=tuple(float(count) for _, count in latency),
+                    counts=tuple(_count_value(count) for _, count in latency),
                 )
             )
         for name, unit, value in singles:

@@ -17,8 +17,11 @@ def from_buckets(values: Iterable[float], counts: Iterable[float]) -> dict[float
     """Build a distribution from bucket values and per-bucket counts, skipping empty buckets."""
     distribution: dict[float, int] = {}
     for value, count in zip(values, counts, strict=True):
+        # A NaN or infinite count (a broken counter) stands for no known requests.
+        if not math.isfinite(count) or not math.isfinite(value):
+            continue
         whole = round(count)
-        if whole <= 0 or not math.isfinite(value):
+        if whole <= 0:
             continue
         key = round(value, 6)
         distribution[key] = distribution.get(key, 0) + whole
@@ -27,8 +30,10 @@ def from_buckets(values: Iterable[float], counts: Iterable[float]) -> dict[float
 
 def from_mean(total: float, count: float, to_ms: float) -> dict[float, int]:
     """Build a one-value distribution from summed durations and a request count."""
+    if not math.isfinite(count) or not math.isfinite(total) or total < 0:
+        return {}
     whole = round(count)
-    if whole <= 0 or not math.isfinite(total) or total < 0:
+    if whole <= 0:
         return {}
     return {round(total / count * to_ms, 6): whole}
 

@@ -26,7 +26,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from watchdog.metrics.exposition import Exposition, LabelSet
+from watchdog.errors import InputError
+from watchdog.metrics.exposition import Exposition, LabelSet, series_text
 
 # A series of a counter: its sample name and its labels.
 SeriesKey = tuple[str, LabelSet]
@@ -167,14 +168,17 @@ def _gauge(exposition: Exposition, selector: Selector | None) -> float | None:
 
 
 def read_histograms(exposition: Exposition, base: str) -> dict[LabelSet, HistogramSeries]:
-    """Group ``<base>_bucket`` samples into one ``HistogramSeries`` per label set."""
+    """Group ``<base>_bucket`` samples into one ``HistogramSeries`` per label set.
+
+    Raise ``InputError`` when a bucket's ``le`` label is not a number.
+    """
     buckets: dict[LabelSet, list[tuple[float, float]]] = {}
     for labels, value in exposition.series(f"{base}_bucket").items():
         rest = tuple((name, label) for name, label in labels if name != "le")
         bound_text = dict(labels).get("le")
         if bound_text is None:
             continue
-        buckets.setdefault(rest, []).append((float(bound_text), value))
+        buckets.setdefault(rest, []).append((_bucket_bound(base, labels, bound_text), value))
 
     sums = exposition.series(f"{base}_sum")
     counts = exposition.series(f"{base}_count")
@@ -188,6 +192,22 @@ def read_histograms(exposition: Exposition, base: str) -> dict[LabelSet, Histogr
             bounds=bounds, cumulative=cumulative, sum=sums.get(labels, math.nan), count=total
         )
     return histograms
+
+
+def _bucket_bound(base: str, labels: LabelSet, text: str) -> float:
+    try:
+        bound = float(text)
+    except ValueError as exc:
+        raise InputError(
+            f"invalid le label {text!r} on {series_text(base + '_bucket', labels)}: expected a "
+            "number or +Inf"
+        ) from exc
+    if math.isnan(bound):
+        raise InputError(
+            f"invalid le label {text!r} on {series_text(base + '_bucket', labels)}: expected a "
+            "number or +Inf"
+        )
+    return bound
 
 
 REFERENCE = Preset(

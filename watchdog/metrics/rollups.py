@@ -54,9 +54,16 @@ def _max(current: float | None, new: float | None) -> float | None:
     return max(current, new)
 
 
+# Largest count one window adds to a rollup: 2^53 is the end of a float's exact
+# integers, and a minute contains at most 60 windows, so the sum stays within
+# SQLite's signed 64-bit INTEGER.
+MAX_COUNT = 2**53
+
+
 def _count(value: float | None) -> int:
+    """Return a window's count as a whole number; 0 when unknown, negative or too large to store."""
     value = finite_or_none(value)
-    if value is None or value < 0:
+    if value is None or value < 0 or value > MAX_COUNT:
         return 0
     return round(value)
 

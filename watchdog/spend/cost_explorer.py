@@ -20,6 +20,7 @@ enforces those limits itself.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -145,33 +146,90 @@ def build_request(
     return request
 
 
+# Cost Explorer writes amounts as plain decimal strings, sometimes in exponent notation.
+_AMOUNT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Money is stored as fixed-point text in a 40-character column: at most 15
+# integer digits (just under $10^15) and 20 decimal places, so that amounts and
+# their sums fit.
+MAX_AMOUNT_DIGITS = 15
+MAX_AMOUNT_DECIMALS = 20
+
+
 def parse_amount(text: object, where: str) -> Decimal:
     """Parse a Cost Explorer amount string into a Decimal; raise InputError naming ``where``."""
     if not isinstance(text, str):
         raise InputError(f"invalid Cost Explorer amount {text!r} for {where}: expected a string")
+    if not _AMOUNT.fullmatch(text):
+        raise InputError(
+            f"invalid Cost Explorer amount {text!r} for {where}: expected a decimal number"
+        )
     try:
         amount = Decimal(text)
     except InvalidOperation as exc:
+        # An exponent beyond what Decimal can hold.
         raise InputError(
             f"invalid Cost Explorer amount {text!r} for {where}: expected a decimal number"
         ) from exc
-    if not amount.is_finite():
-        raise InputError(f"invalid Cost Explorer amount {text!r} for {where}: not a finite number")
+    if amount != 0 and amount.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise InputError(
+            f"invalid Cost Explorer amount {text!r} for {where}: larger than "
+            f"{MAX_AMOUNT_DIGITS} digits of dollars"
+        )
+    if _decimal_places(amount) > MAX_AMOUNT_DECIMALS:
+        raise InputError(
+            f"invalid Cost Explorer amount {text!r} for {where}: more than "
+            f"{MAX_AMOUNT_DECIMALS} decimal places"
+        )
     return amount
+
+
+def _decimal_places(amount: Decimal) -> int:
+    """Return the decimal places of ``amount`` without its trailing zeros."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite: the pattern admits no NaN or Infinity
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(-(exponent + trailing_zeros), 0)
+
+
+def _parse_day(text: object) -> date:
+    """Parse a TimePeriod day; raise TypeError or ValueError unless it is ``YYYY-MM-DD``."""
+    # date.fromisoformat alone also takes forms such as 20260101 and 2026-W01-1.
+    if not isinstance(text, str):
+        raise TypeError(f"expected a string, got {type(text).__name__}")
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"expected YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
+
+
+def _expect_mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"invalid Cost Explorer {what} {value!r}: expected an object")
+    return value
+
+
+def _expect_list(value: object, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"invalid Cost Explorer {what} {value!r}: expected a list")
+    return value
 
 
 def parse_page(page: Mapping[str, Any], metric: str, report: CostReport) -> None:
     """Add the rows of one response page to ``report``; raise InputError on a malformed page."""
-    for result in page.get("ResultsByTime") or []:
+    page = _expect_mapping(page, "response")
+    for entry in _expect_list(page.get("ResultsByTime"), "ResultsByTime"):
+        result = _expect_mapping(entry, "ResultsByTime entry")
         period = result.get("TimePeriod") or {}
         try:
-            start = date.fromisoformat(period["Start"])
-            end = date.fromisoformat(period["End"])
+            start = _parse_day(period["Start"])
+            end = _parse_day(period["End"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
                 f"invalid Cost Explorer TimePeriod {period!r}: expected ISO dates Start and End"
             ) from exc
-        if end != start + timedelta(days=1):
+        if (end - start).days != 1:
             raise InputError(
                 f"invalid Cost Explorer TimePeriod {start}..{end}: DAILY results span one day"
             )
@@ -179,20 +237,32 @@ def parse_page(page: Mapping[str, Any], metric: str, report: CostReport) -> None
             report.ignored_days += 1
             continue
 
+        estimated = result.get("Estimated", False)
+        if not isinstance(estimated, bool):
+            raise InputError(
+                f"invalid Cost Explorer Estimated {estimated!r} on {start}: expected true or false"
+            )
+        groups = [
+            _parse_group(_expect_mapping(group, f"group on {start}"), start, metric, estimated)
+            for group in _expect_list(result.get("Groups"), f"Groups on {start}")
+        ]
         report.days_covered.add(start)
-        estimated = bool(result.get("Estimated", False))
-        for group in result.get("Groups") or []:
-            report.rows.append(_parse_group(group, start, metric, estimated))
+        report.rows.extend(groups)
 
 
 def _parse_group(group: Mapping[str, Any], day: date, metric: str, estimated: bool) -> CostRow:
     keys = group.get("Keys") or []
-    if len(keys) != len(GROUP_BY):
+    if (
+        not isinstance(keys, list)
+        or len(keys) != len(GROUP_BY)
+        or not all(isinstance(key, str) for key in keys)
+    ):
         raise InputError(
             f"invalid Cost Explorer group keys {keys!r} on {day}: expected service and record type"
         )
-    service, record_type = str(keys[0]), str(keys[1])
-    value = (group.get("Metrics") or {}).get(metric)
+    service, record_type = keys
+    metrics = _expect_mapping(group.get("Metrics") or {}, f"Metrics of group {service!r} on {day}")
+    value = metrics.get(metric)
     if not isinstance(value, Mapping):
         raise InputError(f"Cost Explorer group {service!r} on {day} has no {metric} value")
     where = f"{service!r} {record_type!r} on {day}"
@@ -253,6 +323,8 @@ class CostExplorerReader:
             token = page.get("NextPageToken") or None
             if token is None:
                 break
+            if not isinstance(token, str):
+                raise InputError(f"invalid Cost Explorer NextPageToken {token!r}: expected a string")
             if token in seen_tokens:
                 raise InputError(f"Cost Explorer repeated NextPageToken {token!r}; stopped paging")
             seen_tokens.add(token)
