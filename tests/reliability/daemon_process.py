@@ -29,8 +29,8 @@ from watchdog.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
-# Group timers live in memory, so each restart waits group_wait again; these let a daemon
-# that lives a few seconds send, so that kills land around deliveries too.
+# Group timers live in memory, so each restart waits group_wait again. These timings let a
+# daemon that lives a few seconds send messages, and kills then land around deliveries too.
 BILLING_TIMING = {"group_wait": "0s", "group_interval": "2s"}
 # A killed sender's claim expires after this; the default of two minutes outlasts the test.
 CLAIM_TIMEOUT = "3s"
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
         state_dir,
         EmbeddedBillSettings(seconds_per_day=seconds_per_day),
         credentials,
-        # moto outlives this process and caches Cost Explorer answers per account.
+        # moto outlives this process and caches Cost Explorer responses per account.
         cost_account_id=f"{secrets.randbelow(10**12):012d}",
     )
     bill.start()

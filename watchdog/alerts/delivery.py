@@ -40,6 +40,9 @@ TRANSIENT_SLACK_ERRORS = frozenset(
 )
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0
+# Longest Retry-After honoured; Slack sends seconds to a minute. The cap bounds every wait the
+# outbox stores, so a wait that ends further ahead shows that the wall clock stepped back.
+MAX_RETRY_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,17 @@ class DeliveryWorker:
     def run_once(self) -> DeliveryReport:
         """Send every message that is due now, at most one per target."""
         report = DeliveryReport()
+        horizon = max(
+            self._delivery.claim_timeout,
+            self._delivery.backoff_max,
+            self._flood_guard.min_interval,
+            MAX_RETRY_AFTER,
+        )
         claims = self._outbox.claim_due(
-            self._now(), self._delivery.claim_timeout, self._flood_guard.min_interval
+            self._now(),
+            self._delivery.claim_timeout,
+            self._flood_guard.min_interval,
+            horizon=horizon,
         )
         for claim in claims:
             self._deliver(claim, report)
@@ -266,7 +278,7 @@ class DeliveryWorker:
         pause_until = None
         if exc.retry_after is not None:
             # Slack rate limits per channel (or webhook), so the whole target waits.
-            next_attempt_at = now + timedelta(seconds=exc.retry_after)
+            next_attempt_at = now + min(timedelta(seconds=exc.retry_after), MAX_RETRY_AFTER)
             pause_until = next_attempt_at
         else:
             delay = retry_delay(

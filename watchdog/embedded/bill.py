@@ -241,9 +241,9 @@ class EmbeddedBill:
 
         moto caches each GetCostAndUsage response per account. A moto server
         that outlives the daemon (the kill tests run one) needs a fresh
-        account per daemon process, or a restarted bill queues answers for
-        requests moto serves from its cache, and a later request gets a
-        stale page. None uses moto's default account.
+        account per daemon process. Otherwise a restarted bill queues results
+        for requests that moto serves from its cache, and a later request
+        gets a stale page. None uses moto's default account.
         """
         self._cost_account_id = cost_account_id
         self._endpoint_url = endpoint_url
