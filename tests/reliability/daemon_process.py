@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Group timers live in memory, so each restart waits group_wait again. These timings let a
 # daemon that lives a few seconds send messages, and kills then land around deliveries too.
 BILLING_TIMING = {"group_wait": "0s", "group_interval": "2s"}
+FLOOD_GUARD_BUDGET = 1000
 # A killed sender's claim expires after this; the default of two minutes outlasts the test.
 CLAIM_TIMEOUT = "3s"
 
@@ -65,6 +66,9 @@ def main(argv: list[str]) -> None:
             "alerts": {
                 "routes": [{**billing_route(seconds_per_day), **BILLING_TIMING}],
                 "delivery": {"claim_timeout": CLAIM_TIMEOUT},
+                # With messages every few seconds the default budget of 20 per 10 minutes
+                # would fold later alerts into a digest sent when the window closes.
+                "flood_guard": {"budget": FLOOD_GUARD_BUDGET},
             },
         },
     )
