@@ -6,7 +6,7 @@ and Slack's record with it. This module runs the same ``Daemon`` with the
 same simulated bill, pointed at a moto server and a Slack double that the
 test process owns, so they outlive every kill:
 
-    python -m tests.reliability.daemon_process STATE_DIR AWS_URL SLACK_URL SECONDS_PER_DAY
+    python -m tests.reliability.daemon_process STATE_DIR AWS_URL SLACK_URL SECONDS_PER_DAY NAMESPACE
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ CLAIM_TIMEOUT = "3s"
 def main(argv: list[str]) -> None:
     state_dir = Path(argv[0])
     aws_endpoint, slack_endpoint, seconds_per_day = argv[1], argv[2], float(argv[3])
+    namespace = argv[4]
     configure_logging("INFO")
 
     credentials = (EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY)
@@ -57,7 +58,7 @@ def main(argv: list[str]) -> None:
         {
             "mode": "production",
             "state_dir": state_dir,
-            "aws": {"endpoint_url": aws_endpoint},
+            "aws": {"endpoint_url": aws_endpoint, "namespace": namespace},
             "slack": {"base_url": slack_endpoint, "bot_token": EMBEDDED_SLACK_TOKEN},
             "spend": {
                 "fixed_daily_cost": str(fixed_daily_cost()),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import socket
 import sqlite3
@@ -51,7 +52,8 @@ SECONDS_PER_DAY = "2.5"
 LIFETIME_RANGE = (2.0, 6.0)
 SEED_VARIABLE = "RELIABILITY_KILL_SEED"
 DEADLINE_SECONDS = 90.0
-NAMESPACE = "InferenceWatchdog"
+# moto's servers in one process share their data, so the run publishes under a namespace of its own.
+NAMESPACE = f"KillTest{secrets.token_hex(4)}"
 INTERVAL = timedelta(seconds=10)
 
 
@@ -70,7 +72,7 @@ class DaemonRunner:
 
     def __init__(self, state_dir: Path, aws: EmbeddedAws, slack: SlackDouble, log: Path) -> None:
         self.state_dir = state_dir
-        self._arguments = [str(state_dir), aws.endpoint_url, slack.base_url, SECONDS_PER_DAY]
+        self._arguments = [str(state_dir), aws.endpoint_url, slack.base_url, SECONDS_PER_DAY, NAMESPACE]
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
 
