@@ -110,6 +110,21 @@ def test_retry_after_pauses_whole_target(store: Store) -> None:
     assert [claim.subject for claim in on_time] == ["k0"]
 
 
+def test_clock_stepped_back_ends_waits_beyond_horizon(store: Store) -> None:
+    outbox = Outbox(store, "a")
+    outbox.enqueue(message("k0"), START)
+    outbox.enqueue(message("k1"), START)
+    first = outbox.claim_due(START, LEASE, PACE)[0]
+    outbox.mark_sent(first, START, "1.0", None)
+    stepped_back = START - timedelta(hours=1)
+
+    without_horizon = outbox.claim_due(stepped_back, LEASE, PACE)
+    with_horizon = outbox.claim_due(stepped_back, LEASE, PACE, horizon=timedelta(minutes=15))
+
+    assert without_horizon == []
+    assert [claim.subject for claim in with_horizon] == ["k1"]
+
+
 def test_sent_counter_counts_once(store: Store) -> None:
     outbox = Outbox(store, "a")
     outbox.enqueue(message("k0"), START)

@@ -61,6 +61,17 @@ def test_group_waits_then_uses_interval() -> None:
     assert (before, first, soon, later) == (False, True, False, True)
 
 
+def test_group_due_when_clock_stepped_back() -> None:
+    fresh = GroupTimer(created_at=START)
+    sent = GroupTimer(created_at=START, last_sent_at=START + timedelta(seconds=30))
+
+    fresh_due = group_due(fresh, START - timedelta(hours=1), POLICY)
+    sent_due = group_due(sent, START - timedelta(hours=1), POLICY)
+
+    assert fresh_due is True
+    assert sent_due is True
+
+
 def test_plan_sends_only_new_alerts() -> None:
     old = record("old", announced_episode=1, announced_at=START)
     new = record("new")

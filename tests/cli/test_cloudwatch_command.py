@@ -107,5 +107,6 @@ def test_status_json_has_metrics_section(production_env: dict[str, str]) -> None
         "spool_full_windows",
         "expired_windows",
         "rejected_windows",
+        "unobserved_windows",
     }
     assert metrics["spool"] == {"windows": 0, "bytes": 0, "oldest_window": None}

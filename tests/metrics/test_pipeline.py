@@ -381,3 +381,32 @@ def test_recovered_health_check_is_not_a_restart(
 
     requests = rig.statistics("RequestCount", ["Sum"])
     assert [point["Sum"] for point in requests] == [100.0, 5.0]
+
+
+def test_restart_resumes_after_last_window(make_rig: RigFactory, worker: StaticWorker) -> None:
+    first = make_rig(worker=worker)
+    first.tick()
+    again = make_rig(worker=worker, clock=first.clock)
+    # A restart inside the same 10-second slot: the window is already closed.
+    again.clock.advance(-5)
+
+    same_slot = again.pipeline.tick()
+    again.clock.advance(5)
+    next_slot = again.pipeline.tick()
+
+    assert same_slot is None
+    assert next_slot is not None
+    assert len(first.counter.requests) + len(again.counter.requests) == 2
+
+
+def test_skipped_windows_counted_as_unobserved(make_rig: RigFactory, worker: StaticWorker) -> None:
+    rig = make_rig(worker=worker)
+    rig.tick()
+
+    # The daemon was down for four windows.
+    rig.clock.advance(4 * 10)
+    rig.tick()
+
+    status = metrics_status(rig.store, Settings())
+    assert status["dropped"]["unobserved_windows"] == 4
+    assert status["dropped_total"] == 4

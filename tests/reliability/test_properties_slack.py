@@ -154,7 +154,7 @@ def expected_retry_after(header: str | None) -> float:
         return DEFAULT_RETRY_AFTER
     if text.startswith(".") or text.endswith("."):
         return DEFAULT_RETRY_AFTER
-    return min(float(text), MAX_RETRY_AFTER)
+    return min(float(text), MAX_RETRY_AFTER.total_seconds())
 
 
 def decoded(reply: Reply) -> str | None:
@@ -264,7 +264,7 @@ def test_slack_replies_are_classified(
                 assert exc.retry_after == expected.retry_after
                 if exc.retry_after is not None:
                     assert math.isfinite(exc.retry_after)
-                    assert 0 <= exc.retry_after <= MAX_RETRY_AFTER
+                    assert 0 <= exc.retry_after <= MAX_RETRY_AFTER.total_seconds()
                 assert "secretpart" not in str(exc)
                 return
             except PermanentServiceError as exc:

@@ -58,11 +58,11 @@ _UNREADABLE_RESPONSE = (UnicodeDecodeError, LookupError, AttributeError)
 _NON_JSON_PREFIX = "Received a response in a non-JSON format"
 # Used when a 429 carries no usable Retry-After header.
 DEFAULT_RETRY_AFTER = 30.0
-# Maximum pause a Retry-After header may request. Slack counts its Web API
-# rate limits per minute, so an hour is far beyond any real rate limit.
-MAX_RETRY_AFTER = 3600.0
 # Retry-After as delay-seconds (RFC 9110); an HTTP-date gets the default.
 _RETRY_AFTER_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+# Longest Retry-After honoured; Slack sends seconds to a minute. The cap bounds every wait the
+# outbox stores, so a wait that ends further ahead shows that the wall clock stepped back.
+MAX_RETRY_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def parse_retry_after(value: object) -> float:
     text = str(value).strip() if value is not None else ""
     if not _RETRY_AFTER_SECONDS.fullmatch(text):
         return DEFAULT_RETRY_AFTER
-    return min(float(text), MAX_RETRY_AFTER)
+    return min(float(text), MAX_RETRY_AFTER.total_seconds())
 
 
 def _header(headers: Any, name: str) -> object:
@@ -284,8 +284,17 @@ class DeliveryWorker:
         if not self._write_unrecorded():
             report.unrecorded = len(self._unrecorded)
             return report
+        horizon = max(
+            self._delivery.claim_timeout,
+            self._delivery.backoff_max,
+            self._flood_guard.min_interval,
+            MAX_RETRY_AFTER,
+        )
         claims = self._outbox.claim_due(
-            self._now(), self._delivery.claim_timeout, self._flood_guard.min_interval
+            self._now(),
+            self._delivery.claim_timeout,
+            self._flood_guard.min_interval,
+            horizon=horizon,
         )
         for claim in claims:
             self._deliver(claim, report)
@@ -374,7 +383,7 @@ class DeliveryWorker:
         pause_until = None
         if exc.retry_after is not None:
             # Slack rate limits per channel (or webhook), so the whole target waits.
-            next_attempt_at = now + timedelta(seconds=exc.retry_after)
+            next_attempt_at = now + min(timedelta(seconds=exc.retry_after), MAX_RETRY_AFTER)
             pause_until = next_attempt_at
         else:
             delay = retry_delay(

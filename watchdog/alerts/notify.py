@@ -59,7 +59,13 @@ class GroupPlan:
 
 
 def group_due(timer: GroupTimer, now: datetime, policy: NotificationPolicy) -> bool:
-    """Return whether the group may send: ``group_wait`` after its start, then each ``group_interval``."""
+    """Return whether the group may send: ``group_wait`` after its start, then each ``group_interval``.
+
+    A timer from the future means the wall clock stepped back; the group is
+    due then, instead of waiting until the clock catches up.
+    """
+    if timer.created_at > now or (timer.last_sent_at is not None and timer.last_sent_at > now):
+        return True
     if timer.last_sent_at is None:
         return now >= timer.created_at + policy.group_wait
     return now >= timer.last_sent_at + policy.group_interval

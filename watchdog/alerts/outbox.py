@@ -116,23 +116,43 @@ class Outbox:
             return enqueue(session, message, now)
 
     def claim_due(
-        self, now: datetime, lease: timedelta, min_interval: timedelta, limit: int = 20
+        self,
+        now: datetime,
+        lease: timedelta,
+        min_interval: timedelta,
+        limit: int = 20,
+        *,
+        horizon: timedelta | None = None,
     ) -> list[Claim]:
-        """Claim the oldest due message of each target that may receive one now."""
+        """Claim the oldest due message of each target that may receive one now.
+
+        ``horizon`` is the longest wait the caller ever sets (a lease, a
+        backoff, a pause). A wait that ends further ahead than that was set
+        before the wall clock stepped back, so it counts as over. Without
+        ``horizon``, a clock stepped back an hour holds every message an hour.
+        """
         heads = (
             select(func.min(OutboxMessage.id))
             .where(OutboxMessage.state.in_((PENDING, SENDING)))
             .group_by(OutboxMessage.target)
         )
-        paused = select(AlertTarget.target).where(AlertTarget.next_send_at > now)
+        paused_until = AlertTarget.next_send_at > now
+        retry_at = OutboxMessage.next_attempt_at <= now
+        lease_over = OutboxMessage.claim_expires_at <= now
+        if horizon is not None:
+            latest = now + horizon
+            paused_until = and_(paused_until, AlertTarget.next_send_at <= latest)
+            retry_at = or_(retry_at, OutboxMessage.next_attempt_at > latest)
+            lease_over = or_(lease_over, OutboxMessage.claim_expires_at > latest)
+        paused = select(AlertTarget.target).where(paused_until)
         due = (
             select(OutboxMessage, AlertTarget.channel_id)
             .outerjoin(AlertTarget, AlertTarget.target == OutboxMessage.target)
             .where(
                 OutboxMessage.id.in_(heads),
                 or_(
-                    and_(OutboxMessage.state == PENDING, OutboxMessage.next_attempt_at <= now),
-                    and_(OutboxMessage.state == SENDING, OutboxMessage.claim_expires_at <= now),
+                    and_(OutboxMessage.state == PENDING, retry_at),
+                    and_(OutboxMessage.state == SENDING, lease_over),
                 ),
                 OutboxMessage.target.not_in(paused),
             )

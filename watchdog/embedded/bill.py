@@ -235,7 +235,17 @@ class EmbeddedBill:
         state_dir: Path,
         settings: EmbeddedBillSettings,
         credentials: tuple[str, str],
+        cost_account_id: str | None = None,
     ) -> None:
+        """Prepare the bill; ``cost_account_id`` names the moto account that serves Cost Explorer.
+
+        moto caches each GetCostAndUsage response per account. A moto server
+        that outlives the daemon (the kill tests run one) needs a fresh
+        account per daemon process. Otherwise a restarted bill queues results
+        for requests that moto serves from its cache, and a later request
+        gets a stale page. None uses moto's default account.
+        """
+        self._cost_account_id = cost_account_id
         self._endpoint_url = endpoint_url
         self._state_dir = state_dir
         self._settings = settings
@@ -301,6 +311,11 @@ class EmbeddedBill:
         client.meta.events.register(
             "provide-client-params.ce.GetCostAndUsage", self._on_cost_request
         )
+        if self._cost_account_id is not None:
+            client.meta.events.register("request-created.ce", self._add_cost_account)
+
+    def _add_cost_account(self, request: Any, **kwargs: Any) -> None:
+        request.headers["x-moto-account-id"] = self._cost_account_id
 
     def _on_cost_request(self, params: Mapping[str, Any], **kwargs: Any) -> None:
         key = json.dumps(params, sort_keys=True, default=str)
@@ -309,9 +324,12 @@ class EmbeddedBill:
                 return
             self._answered.add(key)
         page = self.cost_page(params)
+        queued: dict[str, Any] = {"results": [page]}
+        if self._cost_account_id is not None:
+            queued["account_id"] = self._cost_account_id
         response = httpx.post(
             f"{self._endpoint_url}/moto-api/static/ce/cost-and-usage-results",
-            json={"results": [page]},
+            json=queued,
             timeout=10,
         )
         response.raise_for_status()

@@ -41,6 +41,7 @@ from watchdog.metrics.records import (
     DROP_PREFIX,
     DROP_REJECTED,
     DROP_SPOOL_FULL,
+    DROP_UNOBSERVED,
     LAST_ERROR,
     LAST_ERROR_AT,
     LAST_PUBLISHED,
@@ -137,9 +138,13 @@ class MetricsPipeline:
         now = self._clock()
         interval = self.settings.interval_seconds
         tick_time = floor_time(now, interval)
+        if self._last_tick is None:
+            self._last_tick = self._resume_point()
         if self._last_tick is not None and tick_time <= self._last_tick:
+            # Also after the clock stepped back: CloudWatch already holds these timestamps.
             logger.debug("window ending %s already closed; skipping", tick_time.isoformat())
             return None
+        unobserved = self._unobserved_windows(tick_time)
         self._last_tick = tick_time
         start = tick_time - timedelta(seconds=interval)
 
@@ -159,6 +164,7 @@ class MetricsPipeline:
         )
         datums, drops = enforce_limits(format_window(window, self.settings.dimension_sets), now)
         counts: Counter[str] = Counter({DROP_PREFIX + reason: n for reason, n in drops.items()})
+        counts[DROP_PREFIX + DROP_UNOBSERVED] += unobserved
         if drops:
             logger.warning(
                 "dropped data points that CloudWatch would reject: %s",
@@ -170,6 +176,32 @@ class MetricsPipeline:
             self._publish(OutgoingWindow(start, tuple(datums)), tick_time, now, counts, state)
         self.recorder.record_window(window, counts, state, now)
         return window
+
+    def _resume_point(self) -> datetime | None:
+        """Return the tick that closed the last recorded window, so that a restart never closes it again."""
+        last_start = self.recorder.last_window_start()
+        if last_start is None:
+            return None
+        return last_start + timedelta(seconds=self.settings.interval_seconds)
+
+    def _unobserved_windows(self, tick_time: datetime) -> int:
+        """Return how many windows between the last closed one and ``tick_time``'s no tick closed.
+
+        Nobody read their gauges or memory, so they are counted as dropped
+        rather than left as a silent gap in CloudWatch.
+        """
+        if self._last_tick is None:
+            return 0
+        interval = timedelta(seconds=self.settings.interval_seconds)
+        skipped = (tick_time - self._last_tick) // interval - 1
+        if skipped > 0:
+            logger.warning(
+                "no tick closed the %d windows from %s to %s; counted as dropped",
+                skipped,
+                self._last_tick.isoformat(),
+                (tick_time - interval).isoformat(),
+            )
+        return max(skipped, 0)
 
     def _read_counters(
         self, handle: WorkerHandle | None, worker_up: bool

@@ -28,6 +28,8 @@ DROP_PREFIX = "dropped."
 DROP_SPOOL_FULL = "spool_full_windows"
 DROP_EXPIRED = "expired_windows"
 DROP_REJECTED = "rejected_windows"
+# Windows no tick closed, such as while the daemon was down or a tick missed its slot.
+DROP_UNOBSERVED = "unobserved_windows"
 
 # State names.
 LAST_WINDOW = "last_window_start"
@@ -135,6 +137,16 @@ class MetricsRecorder:
             else:
                 row.value = value
                 row.updated_at = now
+
+    def last_window_start(self) -> datetime | None:
+        """Return the start of the last window recorded, by this process or an earlier one."""
+        try:
+            with self._store.session() as session:
+                row = session.get(MetricState, LAST_WINDOW)
+                value = row.value if row is not None else None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading the last metric window failed: {exc}") from exc
+        return datetime.fromisoformat(value) if value else None
 
     def purge_rollups(self, before: datetime) -> int:
         """Delete rollups of minutes before ``before`` and return how many."""

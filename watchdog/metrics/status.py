@@ -21,6 +21,7 @@ from watchdog.metrics.records import (
     DROP_PREFIX,
     DROP_REJECTED,
     DROP_SPOOL_FULL,
+    DROP_UNOBSERVED,
     LAST_ERROR,
     LAST_ERROR_AT,
     LAST_PUBLISHED,
@@ -45,6 +46,7 @@ DROP_REASONS = (
     DROP_SPOOL_FULL,
     DROP_EXPIRED,
     DROP_REJECTED,
+    DROP_UNOBSERVED,
 )
 
 
