@@ -75,18 +75,23 @@ def wait_until(state_dir: Path, ready: Callable[[dict[str, Any]], bool]) -> dict
             if status and ready(status):
                 return status
         time.sleep(0.5)
-    raise AssertionError(f"status of {state_dir} never became ready")
+    log = state_dir.parent / "daemon.log"
+    tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+    ending = "\n".join(tail)
+    raise AssertionError(f"status of {state_dir} never became ready; the daemon's log ends:\n{ending}")
 
 
 @pytest.fixture
 def embedded_daemon(tmp_path: Path) -> Iterator[Path]:
     state_dir = tmp_path / "state"
+    log = (tmp_path / "daemon.log").open("wb")
     process = subprocess.Popen(
         [*COMMAND, "run", "--for", "5m", "--state-dir", str(state_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env=clean_env(),
     )
+    log.close()
     yield state_dir
     process.send_signal(signal.SIGTERM)
     try:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from click.testing import CliRunner
 from supervision_helpers import (
@@ -25,13 +26,14 @@ from supervision_helpers import (
 
 from watchdog.cli import main
 from watchdog.config import LoadedSettings, load_settings
+from watchdog.config.supervision import MemorySettings
 from watchdog.daemon import Daemon
 from watchdog.errors import ConfigError
 from watchdog.storage import open_store
 from watchdog.supervision.alerts import RULE_DOWN, RULE_FATAL, RULE_MEMORY
 from watchdog.supervision.attach import AttachedWorker
 from watchdog.supervision.cgroups import MemoryCgroup
-from watchdog.supervision.component import PID_FILE_NAME, SupervisionComponent
+from watchdog.supervision.component import PID_FILE_NAME, SupervisionComponent, worker_cgroup_name
 from watchdog.supervision.process import write_pid_file
 from watchdog.supervision.states import WorkerState
 from watchdog.supervision.supervisor import Supervisor
@@ -198,7 +200,7 @@ def test_worker_runs_in_own_cgroup(state_dir: Path, cgroup_parent: MemoryCgroup)
     )
     daemon = Daemon(loaded, factories=[SupervisionComponent])
     daemon.start()
-    worker_cgroup = MemoryCgroup(cgroup_parent.path / "inference-watchdog-worker", 1)
+    worker_cgroup = MemoryCgroup(cgroup_parent.path / worker_cgroup_name(MemorySettings(), state_dir), 1)
     try:
         worker = supervisor_of(daemon)
         wait_for(lambda: worker.is_up)
@@ -208,6 +210,42 @@ def test_worker_runs_in_own_cgroup(state_dir: Path, cgroup_parent: MemoryCgroup)
     finally:
         daemon.stop()
     assert not worker_cgroup.path.exists()
+
+
+def test_worker_cgroup_named_per_state_dir(tmp_path: Path) -> None:
+    first = worker_cgroup_name(MemorySettings(), tmp_path / "one")
+    second = worker_cgroup_name(MemorySettings(), tmp_path / "two")
+
+    assert first.startswith("inference-watchdog-worker-")
+    assert len(first) == len("inference-watchdog-worker-") + 8
+    assert first != second
+    assert worker_cgroup_name(MemorySettings(), tmp_path / "one") == first
+    assert worker_cgroup_name(MemorySettings(cgroup_name="pinned"), tmp_path / "one") == "pinned"
+
+
+def test_second_daemon_spares_first_worker(tmp_path: Path, cgroup_parent: MemoryCgroup) -> None:
+    memory = {"cgroup": "auto", "cgroup_parent": str(cgroup_parent.path), "limit": "256MiB"}
+    first = Daemon(load(tmp_path / "first", memory=memory), factories=[SupervisionComponent])
+    second = Daemon(load(tmp_path / "second", memory=memory), factories=[SupervisionComponent])
+    first.start()
+    try:
+        first_worker = supervisor_of(first)
+        wait_for(lambda: first_worker.is_up)
+        first_pid = first_worker.pid
+        second.start()
+        try:
+            second_worker = supervisor_of(second)
+            wait_for(lambda: second_worker.is_up)
+
+            assert first_pid is not None
+            assert psutil.Process(first_pid).status() != psutil.STATUS_ZOMBIE
+            assert first_worker.pid == first_pid
+            assert first_worker.restarts == 0
+            assert second_worker.pid != first_pid
+        finally:
+            second.stop()
+    finally:
+        first.stop()
 
 
 def test_leftover_worker_killed_at_start(state_dir: Path) -> None:

@@ -122,10 +122,13 @@ class MemorySettings(Section):
         description="Cgroup directory under which the worker's cgroup is created; defaults to "
         "the daemon's own memory cgroup.",
     )
-    cgroup_name: str = Field(
-        "inference-watchdog-worker",
+    cgroup_name: str | None = Field(
+        None,
         pattern=r"^[A-Za-z0-9_.-]+$",
-        description="Directory name of the worker's cgroup.",
+        description="Directory name of the worker's cgroup. Unset means "
+        "'inference-watchdog-worker-' and the first 8 hex digits of the SHA-256 of the state "
+        "directory's path, so daemons with different state directories in one cgroup never "
+        "share a worker cgroup or kill each other's workers as leftovers.",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ after it can find the worker, and sends its alerts to whatever
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 JOB_ID = "worker-supervision"
 PID_FILE_NAME = "worker.pid"
+# The worker cgroup's name without its state-directory suffix.
+WORKER_CGROUP_PREFIX = "inference-watchdog-worker-"
 
 
 def reference_worker_command() -> list[str]:
@@ -60,8 +63,18 @@ def cgroup_at(path: Path) -> MemoryCgroup:
     return MemoryCgroup(path, 2 if (path / "cgroup.controllers").exists() else 1)
 
 
-def prepare_placement(memory: MemorySettings, own: MemoryCgroup | None, hard_limit: int | None) -> Placement:
-    """Create the worker's memory cgroup where allowed; else run it in the daemon's cgroup."""
+def worker_cgroup_name(memory: MemorySettings, state_dir: Path) -> str:
+    """Return the directory name of the worker's cgroup: the setting, else one per state directory."""
+    if memory.cgroup_name is not None:
+        return memory.cgroup_name
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()
+    return f"{WORKER_CGROUP_PREFIX}{digest[:8]}"
+
+
+def prepare_placement(
+    memory: MemorySettings, own: MemoryCgroup | None, hard_limit: int | None, name: str
+) -> Placement:
+    """Create the worker's memory cgroup ``name`` where allowed; else run it in the daemon's cgroup."""
     fallback = Placement(worker_cgroup=None, oom_cgroup=own, hard_limit=hard_limit)
     if memory.cgroup == "off":
         return fallback
@@ -70,7 +83,7 @@ def prepare_placement(memory: MemorySettings, own: MemoryCgroup | None, hard_lim
         logger.info("no memory cgroup found; the worker's memory is read from /proc")
         return fallback
     try:
-        worker_cgroup = parent.create_child(memory.cgroup_name)
+        worker_cgroup = parent.create_child(name)
         _kill_stale_processes(worker_cgroup)
         if hard_limit is not None:
             # NOTE: only RAM is limited; on a host with swap the worker may swap
@@ -171,7 +184,8 @@ class SupervisionComponent:
         leftover = kill_leftover_worker(self._context.state_dir / PID_FILE_NAME)
         if leftover is not None:
             logger.warning("killed worker %d left running by an earlier daemon run", leftover)
-        self._placement = prepare_placement(self._settings.memory, self._own_cgroup, self._hard_limit)
+        name = worker_cgroup_name(self._settings.memory, self._context.state_dir)
+        self._placement = prepare_placement(self._settings.memory, self._own_cgroup, self._hard_limit, name)
         self.runner.start(self._placement)
 
     def stop(self) -> None:
