@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.fault_ledger import LEDGER, WORKER_OUTPUT_KEY
 from watchdog.aws import AwsClients
 from watchdog.config.sections import AwsSettings
 from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY, EmbeddedAws
 from watchdog.embedded.slack_double import SlackDouble
 from watchdog.storage import Store, open_store
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    # pytest-xdist's controller: collect the fault ledger rows of a finished worker.
+    output = getattr(node, "workeroutput", None) or {}
+    LEDGER.merge(output.get(WORKER_OUTPUT_KEY, []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = LEDGER.summary_lines()
+    if not lines:
+        return
+    terminalreporter.section("fault ledger")
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

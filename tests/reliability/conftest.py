@@ -1,91 +1,22 @@
-"""The fault ledger: every reliability test records what it injected and what it counted.
-
-Each test asserts zero loss itself; the ledger only collects the counts so
-the session can print them as one table. With ``WATCHDOG_RELIABILITY_OUT``
-set to a file path, the rows are also written there as JSON lines, which
-``bench/reliability.py`` turns into the table in ``docs/reliability.md``.
-"""
+"""The ``fault_ledger`` fixture of the reliability suite (see ``tests/fault_ledger.py``)."""
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
 import pytest
 
-OUTPUT_VARIABLE = "WATCHDOG_RELIABILITY_OUT"
+from tests.fault_ledger import LEDGER, WORKER_OUTPUT_KEY, FaultLedger
 
-
-@dataclass(frozen=True)
-class FaultRecord:
-    """One scenario's counts: faults injected, items checked, and items lost or duplicated."""
-
-    scenario: str
-    fault: str
-    injected: int
-    # What the test counted after the faults, such as "alerts delivered".
-    checked_item: str
-    checked: int
-    lost: int
-    duplicated: int
-    test: str
-
-
-class FaultLedger:
-    """The rows recorded during the session, in test order."""
-
-    def __init__(self) -> None:
-        self.records: list[FaultRecord] = []
-
-    def record(
-        self,
-        request: pytest.FixtureRequest,
-        *,
-        scenario: str,
-        fault: str,
-        injected: int,
-        checked_item: str,
-        checked: int,
-        lost: int,
-        duplicated: int = 0,
-    ) -> FaultRecord:
-        """Add one row; call it after the counts are taken and before asserting on them."""
-        row = FaultRecord(
-            scenario=scenario,
-            fault=fault,
-            injected=injected,
-            checked_item=checked_item,
-            checked=checked,
-            lost=lost,
-            duplicated=duplicated,
-            test=request.node.nodeid,
-        )
-        self.records.append(row)
-        destination = os.environ.get(OUTPUT_VARIABLE)
-        if destination:
-            # Written at once, so rows survive a crashed session and parallel test workers.
-            with Path(destination).open("a", encoding="utf-8") as output:
-                output.write(json.dumps(asdict(row)) + "\n")
-        return row
-
-
-_LEDGER = FaultLedger()
+__all__ = ["FaultLedger", "fault_ledger"]
 
 
 @pytest.fixture
 def fault_ledger() -> FaultLedger:
     """The session's fault ledger."""
-    return _LEDGER
+    return LEDGER
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _LEDGER.records:
-        return
-    terminalreporter.section("fault ledger")
-    for row in _LEDGER.records:
-        terminalreporter.write_line(
-            f"{row.scenario}: {row.injected} x {row.fault}; {row.checked} {row.checked_item} "
-            f"checked, {row.lost} lost, {row.duplicated} duplicated"
-        )
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # A pytest-xdist worker hands its rows to the controller, which prints the ledger.
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output[WORKER_OUTPUT_KEY] = LEDGER.export()
