@@ -131,6 +131,37 @@ def test_first_tick_counts_new_process_from_zero(
     assert sum(items["InferenceTime"]["Counts"]) == 50
 
 
+def test_first_tick_counts_start_read_early(
+    make_rig: RigFactory, worker: StaticWorker, worker_metrics: ReferenceWorkerMetrics
+) -> None:
+    rig = make_rig(worker=worker)
+    # Linux reports the boot time in whole seconds, so a process spawned just after the
+    # pipeline began watching may report a start time up to a second before it.
+    started = Gauge("process_start_time_seconds", "Start time", registry=worker_metrics.registry)
+    started.set(time.time() - 0.9)
+    worker_metrics.serve(50, 0.02)
+
+    rig.tick()
+
+    items = {item["MetricName"]: item for item in rig.counter.requests[0]["MetricData"]}
+    assert items["RequestCount"]["Value"] == 50
+
+
+def test_first_tick_baselines_older_process(
+    make_rig: RigFactory, worker: StaticWorker, worker_metrics: ReferenceWorkerMetrics
+) -> None:
+    rig = make_rig(worker=worker)
+    # A worker that was running well before the pipeline started: its counts are history.
+    started = Gauge("process_start_time_seconds", "Start time", registry=worker_metrics.registry)
+    started.set(time.time() - 60)
+    worker_metrics.serve(50, 0.02)
+
+    rig.tick()
+
+    names = {item["MetricName"] for item in rig.counter.requests[0]["MetricData"]}
+    assert "RequestCount" not in names
+
+
 def test_cloudwatch_unreachable_then_backfilled_exactly_once(
     make_rig: RigFactory,
     worker: StaticWorker,

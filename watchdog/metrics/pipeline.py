@@ -67,6 +67,11 @@ from watchdog.supervision.handle import WorkerHandle
 
 logger = logging.getLogger(__name__)
 
+# How much earlier than the real start a process_start_time_seconds may read. Linux's
+# /proc/stat gives the boot time in whole seconds, and the Prometheus clients add the
+# process's start ticks to it, so the value may be up to a second early. A worker
+# spawned within that second after the pipeline began watching must still count from zero.
+PROCESS_START_RESOLUTION = 1.0
 # Windows read from the spool per round of a backfill run.
 _BACKFILL_CHUNK = 500
 # Maximum pause between backfill attempts while CloudWatch keeps failing.
@@ -226,7 +231,10 @@ class MetricsPipeline:
             if restarted:
                 logger.info("worker process changed since the last scrape; counters start from zero")
             deltas = compute_deltas(self.preset, self._previous, reading, restarted)
-        elif reading.process_start is not None and reading.process_start >= self._watching_since:
+        elif (
+            reading.process_start is not None
+            and reading.process_start >= self._watching_since - PROCESS_START_RESOLUTION
+        ):
             # The first reading of a process that started while the daemon was
             # watching: everything it counted is new, even what it served
             # before its first scrape (a worker that was slow to pass health).
