@@ -90,28 +90,33 @@ def test_run_under_systemd_without_config_exits_2(tmp_path: Path) -> None:
 
 def test_embedded_run_shows_status_and_stops(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    process = subprocess.Popen(
-        [*COMMAND, "run", "--for", "30s", "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # The simulated bill and the demo would post alerts; this test expects only auth.test.
-        env=cli_env(
-            INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__ENABLED="false",
-            INFERENCE_WATCHDOG_DEMO__TRAFFIC="false",
-            INFERENCE_WATCHDOG_DEMO__WORKER_FAULT="false",
-        ),
-    )
+    # Files, not pipes: the test reads nothing until the daemon ends, and a full pipe
+    # would block the daemon's logging.
+    stdout_path, stderr_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout_path.open("w") as stdout_file, stderr_path.open("w") as stderr_file:
+        process = subprocess.Popen(
+            [*COMMAND, "run", "--for", "30s", "--state-dir", str(state_dir)],
+            stdout=stdout_file,
+            stderr=stderr_file,
+            text=True,
+            # The simulated bill and the demo would post alerts; this test expects only auth.test.
+            env=cli_env(
+                INFERENCE_WATCHDOG_SPEND__EMBEDDED_BILL__ENABLED="false",
+                INFERENCE_WATCHDOG_DEMO__TRAFFIC="false",
+                INFERENCE_WATCHDOG_DEMO__WORKER_FAULT="false",
+            ),
+        )
     try:
         document = wait_for_status(
             state_dir,
             lambda d: d["daemon"]["running"]
             and d["jobs"].get("slack-auth-check", {}).get("last_outcome") == "ok",
         )
-        stdout, stderr = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
+    stdout, stderr = stdout_path.read_text(), stderr_path.read_text()
 
     assert process.returncode == 0, stderr
     assert document["daemon"]["pid"] == process.pid
@@ -130,20 +135,24 @@ def test_embedded_run_shows_status_and_stops(tmp_path: Path) -> None:
 
 def test_sigterm_stops_daemon_cleanly(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    process = subprocess.Popen(
-        [*COMMAND, "run", "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-    )
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("w") as stderr_file:
+        # A file, not a pipe: the embedded story logs more than a pipe holds before SIGTERM.
+        process = subprocess.Popen(
+            [*COMMAND, "run", "--state-dir", str(state_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+            text=True,
+            env=cli_env(),
+        )
     try:
         wait_for_status(state_dir, lambda d: d["daemon"]["running"])
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
+    stderr = stderr_path.read_text()
 
     assert process.returncode == 0
     assert "received SIGTERM, stopping" in stderr

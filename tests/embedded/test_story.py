@@ -111,23 +111,27 @@ def wait_until(check: Callable[[], bool], timeout: float) -> None:
 def test_story_announces_each_alert_once(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     log = state_dir / "slack-double.jsonl"
-    process = subprocess.Popen(
-        [*COMMAND, "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=story_env(),
-    )
+    stdout_path = tmp_path / "console.txt"
+    with stdout_path.open("w") as console:
+        # A file, not a pipe: the console gets every Slack message before the test reads it.
+        process = subprocess.Popen(
+            [*COMMAND, "--state-dir", str(state_dir)],
+            stdout=console,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=story_env(),
+        )
     try:
         wait_until(lambda: story_told(log) or process.poll() is not None, STORY_DEADLINE)
         # A little longer, so that a second announcement of anything would show.
         time.sleep(3)
         process.send_signal(signal.SIGTERM)
-        stdout, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    stdout = stdout_path.read_text()
 
     alerts = posted_alerts(log)
     levels = month_to_date_levels(alerts)
