@@ -37,8 +37,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def wait_for_status(state_dir: Path, ready: Any, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll ``status --json`` until ``ready(document)`` is true."""
+def wait_for_status(
+    state_dir: Path, ready: Any, timeout: float = 60.0, log: Path | None = None
+) -> dict[str, Any]:
+    """Poll ``status --json`` until ``ready(document)`` is true; a failure shows the end of ``log``."""
     deadline = time.monotonic() + timeout
     document: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -48,7 +50,9 @@ def wait_for_status(state_dir: Path, ready: Any, timeout: float = 60.0) -> dict[
             if ready(document):
                 return document
         time.sleep(0.5)
-    raise AssertionError(f"status never became ready: {document!r}")
+    tail = log.read_text(errors="replace").splitlines()[-30:] if log is not None and log.exists() else []
+    ending = "\n".join(tail)
+    raise AssertionError(f"status never became ready: {document!r}\nthe daemon's log ends:\n{ending}")
 
 
 def test_check_config_invalid_duration_exits_2(tmp_path: Path) -> None:
@@ -111,6 +115,7 @@ def test_embedded_run_shows_status_and_stops(tmp_path: Path) -> None:
             state_dir,
             lambda d: d["daemon"]["running"]
             and d["jobs"].get("slack-auth-check", {}).get("last_outcome") == "ok",
+            log=stderr_path,
         )
         process.wait(timeout=60)
     finally:
@@ -146,7 +151,7 @@ def test_sigterm_stops_daemon_cleanly(tmp_path: Path) -> None:
             env=cli_env(),
         )
     try:
-        wait_for_status(state_dir, lambda d: d["daemon"]["running"])
+        wait_for_status(state_dir, lambda d: d["daemon"]["running"], log=stderr_path)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     finally:
