@@ -92,7 +92,8 @@ def prepare_placement(
     except CgroupError as exc:
         logger.warning("%s; the worker runs in the daemon's cgroup with no memory limit of its own", exc)
         return fallback
-    logger.info("worker cgroup %s (limit %s bytes)", worker_cgroup.path, hard_limit or "none")
+    limit = f"limit {hard_limit} bytes" if hard_limit is not None else "no limit"
+    logger.info("worker cgroup %s (%s)", worker_cgroup.path, limit)
     return Placement(worker_cgroup=worker_cgroup, oom_cgroup=worker_cgroup, hard_limit=hard_limit)
 
 
