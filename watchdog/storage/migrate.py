@@ -36,8 +36,15 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> list[str]:
-    """Migrate the database to the newest revision and return the revisions now applied."""
-    config = alembic_config(engine)
+    """Migrate the database to the newest revision and return the revisions now applied.
+
+    On SQLite the migration takes the write lock at BEGIN, so a second
+    process migrating at the same time (the daemon starting while
+    ``status`` opens the new file) waits for the first and then finds
+    nothing to do. A deferred BEGIN would fail at once with "database is
+    locked" when both had read the schema before either wrote.
+    """
+    config = alembic_config(engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"))
     try:
         command.upgrade(config, "heads")
         with engine.connect() as connection:
