@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from sqlalchemy import select
 
+from tests.reliability.cloudwatch_reads import heartbeat_counts
 from tests.reliability.conftest import FaultLedger
 from watchdog.alerts.component import AlertsComponent
 from watchdog.aws import AwsClients
@@ -228,7 +227,12 @@ def test_clock_jumps_duplicate_nothing(
     starts = [window.start for window in jobs.windows]
     negative = [window for window in jobs.windows if window.seconds <= 0]
     repeated_windows = [start for start, count in Counter(starts).items() if count > 1]
-    published = heartbeat_counts(moto_server, context.settings.aws.namespace)
+    published = heartbeat_counts(
+        moto_server,
+        context.settings.aws.namespace,
+        datetime(2026, 11, 30, tzinfo=UTC),
+        datetime(2027, 1, 2, tzinfo=UTC),
+    )
     repeated_points = [start for start, count in published.items() if count > 1]
 
     lost = len(expected_lines - set(posted)) + len(lost_messages)
@@ -268,26 +272,3 @@ def test_clock_jumps_duplicate_nothing(
     assert repeated_points == []
     assert counters[DROP_PREFIX + DROP_UNOBSERVED] > 0
 
-
-def heartbeat_counts(aws: EmbeddedAws, namespace: str) -> dict[datetime, int]:
-    """Return the WatchdogHeartbeat sample count at each timestamp CloudWatch holds."""
-    cloudwatch = boto3.session.Session().client(
-        "cloudwatch",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=EMBEDDED_ACCESS_KEY_ID,
-        aws_secret_access_key=EMBEDDED_SECRET_ACCESS_KEY,
-    )
-    response = cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName="WatchdogHeartbeat",
-        Dimensions=[
-            {"Name": "Service", "Value": "inference"},
-            {"Name": "Host", "Value": socket.gethostname()},
-        ],
-        StartTime=datetime(2026, 11, 30, tzinfo=UTC),
-        EndTime=datetime(2027, 1, 2, tzinfo=UTC),
-        Period=10,
-        Statistics=["SampleCount"],
-    )
-    return {point["Timestamp"]: int(point["SampleCount"]) for point in response["Datapoints"]}

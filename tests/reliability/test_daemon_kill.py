@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,14 +29,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from tests.embedded.test_bill_run import announced, recorded
+from tests.reliability.cloudwatch_reads import heartbeat_counts
 from tests.reliability.conftest import FaultLedger
-from watchdog.embedded.aws import EMBEDDED_ACCESS_KEY_ID, EMBEDDED_SECRET_ACCESS_KEY, EmbeddedAws
+from watchdog.embedded.aws import EmbeddedAws
 from watchdog.embedded.slack_double import SlackDouble
 from watchdog.metrics.records import DROP_PREFIX, LAST_WINDOW, read_counters, read_state
 from watchdog.storage import Store, open_store
@@ -183,29 +182,6 @@ def metric_counters(store: Store) -> tuple[dict[str, int], dict[str, str | None]
         return read_counters(session), read_state(session)
 
 
-def heartbeat_counts(aws: EmbeddedAws, start: datetime, end: datetime) -> dict[datetime, int]:
-    """Return the WatchdogHeartbeat sample count of each 10-second window CloudWatch holds."""
-    cloudwatch = boto3.session.Session().client(
-        "cloudwatch",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=EMBEDDED_ACCESS_KEY_ID,
-        aws_secret_access_key=EMBEDDED_SECRET_ACCESS_KEY,
-    )
-    response = cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName="WatchdogHeartbeat",
-        Dimensions=[
-            {"Name": "Service", "Value": "inference"},
-            {"Name": "Host", "Value": socket.gethostname()},
-        ],
-        StartTime=start,
-        EndTime=end,
-        Period=10,
-        Statistics=["SampleCount"],
-    )
-    return {point["Timestamp"]: int(point["SampleCount"]) for point in response["Datapoints"]}
-
 
 def billing_announcements(state_dir: Path) -> Counter[tuple[str, str]]:
     """Count the billing alerts in the Slack double's log by (kind, level), as the store keys them.
@@ -306,7 +282,7 @@ def test_daemon_sigkill_loses_nothing(
     # Metric windows: first window in CloudWatch to the last window recorded.
     counters, metric_state = read_store(state_dir, metric_counters)
     last_window = datetime.fromisoformat(str(metric_state[LAST_WINDOW]))
-    found = heartbeat_counts(aws, last_window - timedelta(minutes=10), last_window + INTERVAL)
+    found = heartbeat_counts(aws, NAMESPACE, last_window - timedelta(minutes=10), last_window + INTERVAL)
     first_window = min(found)
     expected = [
         first_window + INTERVAL * index
