@@ -115,9 +115,10 @@ def run(state: CliState, duration: timedelta | None, state_dir: str | None) -> N
             demo.stop()
         clean = daemon.stop()
         if environment is not None:
-            summary = _summary(daemon, environment, demo)
+            # The summary reads the embedded CloudWatch, so it comes before the stand-ins stop.
+            summary = _summary(daemon, environment, demo) if duration is not None else None
             environment.stop()
-            if duration is not None:
+            if summary is not None:
                 click.echo(summary)
 
     if not clean:
