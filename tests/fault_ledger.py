@@ -1,8 +1,8 @@
 """The fault ledger: every reliability test records what it injected and what it counted.
 
-Each test asserts zero loss itself; the ledger only collects the counts so
-the session can print them as one table, also when pytest-xdist spreads
-the tests over worker processes. With ``WATCHDOG_RELIABILITY_OUT`` set to a
+Each test asserts zero loss itself. The ledger only collects the counts, so
+that the session can print them as one table, also when pytest-xdist
+spreads the tests over worker processes. With ``WATCHDOG_RELIABILITY_OUT`` set to a
 file path, each row is also appended there as a JSON line, which
 ``bench/reliability.py`` turns into the table in ``docs/reliability.md``.
 """

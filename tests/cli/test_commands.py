@@ -142,7 +142,8 @@ def test_sigterm_stops_daemon_cleanly(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as stderr_file:
-        # A file, not a pipe: the embedded story logs more than a pipe holds before SIGTERM.
+        # A file, not a pipe: the test reads nothing until the daemon exits, and a full
+        # pipe would block the daemon's logging.
         process = subprocess.Popen(
             [*COMMAND, "run", "--state-dir", str(state_dir)],
             stdout=subprocess.DEVNULL,

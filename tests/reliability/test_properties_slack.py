@@ -2,10 +2,10 @@
 
 A server on 127.0.0.1 replies to each ``chat.postMessage`` and incoming
 webhook request with a generated status, ``Retry-After`` header, content
-type and body. ``SlackSender`` must turn each reply into a result or into
-``TransientServiceError`` (429 with a usable delay, 5xx, an unreadable
-body) or ``PermanentServiceError`` naming the status or Slack's error code,
-exactly as the rules below predict, and never echo the webhook URL.
+type and body. ``SlackSender`` must turn each reply into exactly what the
+rules below predict: a result, a ``TransientServiceError`` (429 with a
+usable delay, 5xx, an unreadable body), or a ``PermanentServiceError``
+naming the status or Slack's error code. No error may contain the webhook URL.
 """
 
 from __future__ import annotations

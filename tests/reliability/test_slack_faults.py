@@ -3,7 +3,7 @@
 The real alert engine, outbox and delivery run on a migrated SQLite file and
 send through slack-sdk to the Slack double, one channel (bot token) and one
 incoming webhook. Engine, delivery and double share a controlled clock, so
-backoff and ``Retry-After`` cost no wall time; only the injected timeouts
+backoff and ``Retry-After`` cost no wall time. Only the injected timeouts
 wait for the client's real one-second timeout.
 
 The timeouts injected here end before Slack processes the request. A
@@ -40,7 +40,7 @@ WEBHOOK_ALERTS = 12
 RETRY_AFTER = 5.0
 
 # Added in this order. The double fails each request with the first fault still in force,
-# so each target sees 5xx responses, then a 429 storm, then timeouts, then permanent errors.
+# so each target gets 5xx responses, then a 429 storm, then timeouts, then permanent errors.
 CHANNEL_FAULTS = [
     Fault("server_error", method="chat.postMessage", status=500, count=4),
     Fault("server_error", method="chat.postMessage", status=503, count=2),

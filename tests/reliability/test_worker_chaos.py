@@ -6,9 +6,10 @@ tick moves it by ``tick_interval``. Faults come in a seeded random order
 at seeded random moments. After each one the worker must come back, and the
 downtime the daemon recorded must match the outage the test observed with
 its own health probe. The two differ only by how long the daemon takes to
-notice, so the tolerance of each fault follows from the settings: a tick for
-an exit, one health interval for a hang (the daemon dates a hang from its
-first failed check), ``stop_timeout`` for a graceful memory restart.
+notice, so the tolerance of each fault follows from the settings. It is a
+tick for an exit, one health interval for a hang (the daemon dates a hang
+from its first failed check) and ``stop_timeout`` for a graceful memory
+restart.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Render the production example config (deploy/config.example.toml) from the settings model.
 
 ``python -m watchdog.config.example deploy/config.example.toml`` rewrites the
-file; a test fails when the file and the model disagree. Every setting is
-written with its description as a comment: a setting with a default as
-``key = default``, one that is unset by default as a commented example, and
-a secret only as a comment that names where it is set instead.
+file, and a test fails when the file and the model disagree. Every setting
+is written with its description as a comment. A setting with a default
+reads ``key = default``, and one that is unset by default is a commented
+example. A secret is only a comment naming where it is set instead.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ client on 127.0.0.1 with the project's load generator:
 - a steady phase at ``STEADY_RATE`` requests per second;
 - a spike whose middle fifth reaches the expected peak, ``DEMO_PEAK_RPS``;
 - a retry storm: the worker's per-client rate limit (10 requests per second
-  by default) answers 429, and the client sends every refused request again
-  at once, so the worker counts hundreds of requests per second, far above
-  120 % of the peak, and ``traffic_above_peak`` fires;
+  by default) responds with 429, and the client sends every rejected request
+  again at once. The worker then counts hundreds of requests per second, far
+  above 120 % of the peak, and ``traffic_above_peak`` fires;
 - steady traffic again until the daemon stops.
 
 Rejected requests count in the worker's ``inference_requests_total``, so the
@@ -49,7 +49,7 @@ DEMO_PEAK_RPS = 20.0
 # A quarter of the peak, and half the worker's default per-client rate limit of 10 per second.
 STEADY_RATE = DEMO_PEAK_RPS / 4
 # The storm's schedule alone is above 120 % of the peak, so it raises the alert even
-# with the worker's rate limit off; with the limit on, the retries add far more.
+# with the worker's rate limit off. With the limit on, the retries add far more.
 STORM_RATE = DEMO_PEAK_RPS * 1.5
 # Long phases run as plans of at most this many seconds, so that traffic follows the worker
 # to its new port after a restart.
@@ -122,7 +122,7 @@ def alert_overrides(settings: DemoSettings) -> dict[str, Any]:
 
 @dataclass
 class PhaseOutcome:
-    """What the load generator achieved in one phase, summed over its plans."""
+    """Requests the load generator sent in one phase and their outcomes, summed over its plans."""
 
     name: str
     attempts: int = 0

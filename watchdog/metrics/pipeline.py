@@ -192,7 +192,7 @@ class MetricsPipeline:
     def _unobserved_windows(self, tick_time: datetime) -> int:
         """Return how many windows between the last closed one and ``tick_time``'s no tick closed.
 
-        Nobody read their gauges or memory, so they are counted as dropped
+        No tick read their gauges or memory, so they are counted as dropped
         rather than left as a silent gap in CloudWatch.
         """
         if self._last_tick is None:

@@ -7,7 +7,7 @@ again, and calls to listeners (the alert engine's direct Slack notice) in
 between. The jobs themselves keep running and retry on their next run.
 
 A stretch starts when any source (a job id, ``job_runs``, the alert engine)
-reports a storage failure and ends when every source that failed has
+reports a storage failure. It ends when every source that failed has
 reported a success since, so the end can lag by one run of the slowest
 failing job. Only SQLite errors that mean the storage itself is in trouble
 count (see ``STORAGE_ERROR_CODES``). Other database errors are bugs or bad
