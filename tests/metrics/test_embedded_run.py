@@ -135,7 +135,11 @@ def test_sixty_second_run_lands_in_cloudwatch(embedded_daemon: Path) -> None:
         embedded_daemon,
         # A window whose PutMetricData failed under load waits in the spool until backfilled.
         lambda s: datetime.fromisoformat(s["metrics"]["last_window_start"]) >= ended + timedelta(seconds=5)
-        and s["metrics"]["spool"]["windows"] == 0,
+        and s["metrics"]["spool"]["windows"] == 0
+        # A tick writes its metric counters before its job run is recorded; a status read
+        # between the two sees one more request than runs, so wait for a settled tick.
+        and s["metrics"]["put_metric_data_requests"] == s["jobs"]["metrics-tick"]["runs"]
+        and s["metrics"]["published"] == s["jobs"]["metrics-tick"]["runs"],
     )
     worker_counters = parse_metrics(httpx.get(f"{worker_base}/metrics").text)
     served = sum(
